@@ -1,0 +1,280 @@
+"""Lexing hand-written date cells into partial dates, times, zones and notes.
+
+This module reads *what is written* and nothing more: ``Monday Jan 8 - Wednesday
+Jan 24, 8:00 AM PDT`` becomes two :class:`Point` values (the time and zone belong
+to the end only) and no year is filled in. :mod:`feeds.normalize` turns points into
+dates and instants using the term for context.
+
+Why not ``dateutil.parser``: it fills every missing field from a default date, so
+it cannot tell "no year written" from "this year", and its fuzzy mode silently
+drops words such as ``TBD``. Here each field is either read or left empty.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from feeds.zones import LABEL_PATTERN
+
+MONTHS = {
+    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3,
+    "apr": 4, "april": 4, "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7,
+    "aug": 8, "august": 8, "sep": 9, "sept": 9, "september": 9, "oct": 10,
+    "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
+}  # fmt: skip
+WEEKDAYS = {
+    "mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "weds": 2,
+    "wednesday": 2, "thu": 3, "thur": 3, "thurs": 3, "thursday": 3, "fri": 4,
+    "friday": 4, "sat": 5, "saturday": 5, "sun": 6, "sunday": 6,
+}  # fmt: skip
+GLUE = frozenset({"at", "on", "by", "from", "the", "of", "and", "starting", "starts", "@"})
+
+_MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
+_WEEKDAY_RE = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
+_TOKEN = re.compile(
+    rf"""
+    (?P<iso>(?<![\d-])(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})(?![\d-]))
+  | (?P<slash>(?<![\d/])(\d{{1,2}})/(\d{{1,2}})(?:/(\d{{4}}|\d{{2}}))?(?![\d/]))
+  | (?P<ampm>(?<![\d:])(\d{{1,2}})(?:[:.](\d{{2}}))?\s*([ap])\.?\s?m\b\.?)
+  | (?P<clock>(?<![\d:])(\d{{1,2}}):(\d{{2}})(?:\s*(z)\b)?(?![\d:]))
+  | (?P<named>\b(?:noon|midday|midnight)\b)
+  | (?P<zone>\b(?:utc|gmt)\s*[+-]\s*\d{{1,2}}(?::?\d{{2}})?\b|\b(?:{LABEL_PATTERN})\b)
+  | (?P<weekday>\b(?:{_WEEKDAY_RE})\b\.?)
+  | (?P<month>\b(?:{_MONTH_RE})\b\.?)
+  | (?P<year>(?<!\d)(?:19|20)\d{{2}}(?!\d))
+  | (?P<counted>\b(?:week|weeks|day|days|phase|round|batch|term|cohort)\s+\d+\b)
+  | (?P<day>(?<![\d.])\d{{1,2}}(?:st|nd|rd|th)?(?![\d:]))
+  | (?P<sep>[-–—]+|\b(?:to|through|thru|until|till)\b)
+  | (?P<word>[^\W\d_][\w'’/&.+-]*|\d+|[?!*#/&]+)
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+_PAREN = re.compile(r"[(\[]([^()\[\]]*)[)\]]")
+_DATEISH = frozenset({"iso", "slash", "month", "day", "weekday", "time"})
+_NEEDS_INLINE = frozenset({"iso", "slash", "month", "time"})
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """A written time of day: 24-hour value, whether a.m./p.m. was written, its zone label."""
+
+    hour: int
+    minute: int
+    meridiem: str | None = None
+    zone: str | None = None
+
+
+@dataclass(slots=True)
+class Point:
+    """One side of a date expression, as written (every field may be missing)."""
+
+    year: int | None = None
+    month: int | None = None
+    day: int | None = None
+    weekday: int | None = None
+    weekday_text: str = ""
+    clocks: list[Clock] = field(default_factory=list)
+
+    @property
+    def has_date(self) -> bool:
+        """True when a day of month was written."""
+        return self.day is not None
+
+
+@dataclass(slots=True)
+class Written:
+    """A parsed date cell: a start, an optional end, notes and problems."""
+
+    start: Point
+    end: Point | None = None
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One lexed piece of a cell."""
+
+    kind: str
+    text: str
+    values: tuple[str | None, ...] = ()
+    start: int = 0
+    end: int = 0
+
+
+def _lex(text: str, base: int = 0, stop: int | None = None) -> list[Token]:
+    tokens: list[Token] = []
+    for match in _TOKEN.finditer(text, base, len(text) if stop is None else stop):
+        kind = match.lastgroup or "word"
+        raw = match.group(0)
+        if kind in {"ampm", "clock", "named"}:
+            kind, values = "time", (kind,)
+        else:
+            values = ()
+        if kind == "counted":
+            kind = "word"
+        tokens.append(Token(kind, raw, values, match.start(), match.end()))
+    return tokens
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split a date cell into tokens; bracketed asides without a date become notes."""
+    tokens: list[Token] = []
+    pos = 0
+    for match in _PAREN.finditer(text):
+        tokens.extend(_lex(text, pos, match.start()))
+        inner = _demote_bare_months(_lex(text, match.start(1), match.end(1)))
+        kinds = {token.kind for token in inner}
+        if kinds & _NEEDS_INLINE or kinds == {"weekday"}:
+            tokens.extend(inner)
+        elif match.group(1).strip():
+            tokens.append(Token("note", match.group(1).strip(), (), match.start(), match.end()))
+        pos = match.end()
+    tokens.extend(_lex(text, pos))
+    return _demote_bare_months(tokens)
+
+
+def _demote_bare_months(tokens: list[Token]) -> list[Token]:
+    """A month name with no day or year beside it (``may take``) is just a word."""
+    out = list(tokens)
+    for index, token in enumerate(tokens):
+        if token.kind != "month":
+            continue
+        after = tokens[index + 1].kind if index + 1 < len(tokens) else ""
+        before = tokens[index - 1].kind if index else ""
+        if after not in {"day", "year"} and before != "day":
+            out[index] = Token("word", token.text, (), token.start, token.end)
+    return out
+
+
+def looks_dated(text: str) -> bool:
+    """True when *text* holds something that reads as a calendar date."""
+    kinds = {token.kind for token in tokenize(text)}
+    return bool(kinds & {"iso", "slash", "month"})
+
+
+_AMPM = re.compile(r"(\d{1,2})(?:[:.](\d{2}))?\s*([ap])", re.IGNORECASE)
+_HHMM = re.compile(r"(\d{1,2}):(\d{2})\s*(z)?", re.IGNORECASE)
+_NUMBERS = re.compile(r"\d+")
+
+
+def _clock(token: Token) -> Clock:
+    text = token.text.lower()
+    if text in {"noon", "midday"}:
+        return Clock(12, 0, "named")
+    if text == "midnight":
+        return Clock(0, 0, "named")
+    ampm = _AMPM.match(text)
+    if token.values == ("ampm",) and ampm:
+        hour, minute, ap = ampm.groups()
+        return Clock(int(hour) % 12 + (12 if ap == "p" else 0), int(minute or 0), ap)
+    hhmm = _HHMM.match(text)
+    assert hhmm is not None
+    return Clock(int(hhmm.group(1)), int(hhmm.group(2)), None, "Z" if hhmm.group(3) else None)
+
+
+def _read_side(tokens: list[Token], written: Written) -> Point:
+    point = Point()
+    words: list[str] = []
+
+    def flush() -> None:
+        if words:
+            written.notes.append(" ".join(words))
+            words.clear()
+
+    for index, token in enumerate(tokens):
+        kind = token.kind
+        if kind != "word":
+            flush()
+        if kind == "iso" or kind == "slash":
+            numbers = _NUMBERS.findall(token.text)
+            if kind == "iso":
+                year, month, day = numbers
+            else:
+                month, day, year = (*numbers, "")[:3]
+                if len(year) == 2:
+                    year = "20" + year
+            _set(point, "year", int(year) if year else None, token, written)
+            _set(point, "month", int(month), token, written)
+            _set(point, "day", int(day), token, written)
+        elif kind == "month":
+            _set(point, "month", MONTHS[token.text.lower().rstrip(".")], token, written)
+        elif kind == "weekday":
+            _set(point, "weekday", WEEKDAYS[token.text.lower().rstrip(".")], token, written)
+            point.weekday_text = token.text.rstrip(".")
+        elif kind == "year":
+            _set(point, "year", int(token.text), token, written)
+        elif kind == "day":
+            _set(point, "day", int(re.sub(r"\D", "", token.text)), token, written)
+        elif kind == "time":
+            point.clocks.append(_clock(token))
+        elif kind == "zone":
+            _attach_zone(point, token.text, tokens[:index])
+        elif kind == "note":
+            written.notes.append(token.text)
+        elif kind == "word" and token.text.lower() not in GLUE and token.text[0].isalnum():
+            words.append(token.text)
+        elif kind == "sep" and any(t.kind in _NEEDS_INLINE for t in tokens[index:]):
+            written.problems.append(f"unexpected {token.text!r}: only one range is read per row")
+    flush()
+    return point
+
+
+def _set(point: Point, name: str, value: int | None, token: Token, written: Written) -> None:
+    if value is None:
+        return
+    old = getattr(point, name)
+    if old is not None and old != value:
+        written.problems.append(f"two different {name}s written ({token.text!r})")
+    setattr(point, name, value)
+
+
+def _attach_zone(point: Point, label: str, before: list[Token]) -> None:
+    """A zone label belongs to the time written just before it (else the next one)."""
+    for index in range(len(point.clocks) - 1, -1, -1):
+        if point.clocks[index].zone is None:
+            clock = point.clocks[index]
+            point.clocks[index] = Clock(clock.hour, clock.minute, clock.meridiem, label)
+            return
+    if not any(token.kind == "time" for token in before):
+        point.clocks.append(Clock(-1, -1, None, label))  # placeholder: zone before time
+
+
+def _split(tokens: list[Token]) -> tuple[list[Token], list[Token] | None]:
+    kinds = [token.kind for token in tokens]
+    for index, kind in enumerate(kinds):
+        if kind != "sep":
+            continue
+        left, right = set(kinds[:index]), set(kinds[index + 1 :])
+        if left & _DATEISH and right & (_DATEISH - {"weekday"}):
+            return tokens[:index], tokens[index + 1 :]
+    return tokens, None
+
+
+def _fix_placeholders(point: Point) -> None:
+    """Give a zone written before its time (``PT 11AM``) to that time."""
+    fixed: list[Clock] = []
+    pending: str | None = None
+    for clock in point.clocks:
+        if clock.hour < 0:
+            pending = clock.zone
+            continue
+        if pending and clock.zone is None:
+            clock = Clock(clock.hour, clock.minute, clock.meridiem, pending)
+            pending = None
+        fixed.append(clock)
+    point.clocks = fixed
+
+
+def read_cell(text: str) -> Written:
+    """Read one date cell (plain text, Markdown already removed) into a :class:`Written`."""
+    tokens = tokenize(text)
+    left, right = _split(tokens)
+    written = Written(Point())
+    written.start = _read_side(left, written)
+    _fix_placeholders(written.start)
+    if right is not None:
+        written.end = _read_side(right, written)
+        _fix_placeholders(written.end)
+    return written

@@ -1,0 +1,122 @@
+"""The frozen event type that flows through lfx-cal, and the values around it.
+
+An :class:`Event` is one dated row of a term timeline. Each endpoint is either a
+:class:`datetime.date` (the document gives no time for it) or an aware
+:class:`datetime.datetime` in UTC (it does). ``end`` is inclusive: the last day
+or the closing instant as written, or ``None`` for a single point in time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+Endpoint = dt.date | dt.datetime
+"""A calendar date (no time given) or an aware UTC instant."""
+
+CATEGORIES: tuple[str, ...] = (
+    "proposal",
+    "application",
+    "review",
+    "selection",
+    "program-start",
+    "kickoff",
+    "info-session",
+    "evaluation",
+    "stipend",
+    "program-end",
+    "results",
+    "other",
+)
+"""Every category an event can carry, in timeline order."""
+
+
+def is_instant(value: Endpoint) -> bool:
+    """Return True when *value* is a UTC instant rather than a calendar date."""
+    return isinstance(value, dt.datetime)
+
+
+def endpoint_text(value: Endpoint) -> str:
+    """Format an endpoint as ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SSZ``."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.isoformat()
+
+
+def as_instant(value: Endpoint, zone: ZoneInfo) -> dt.datetime:
+    """Return *value* as a UTC instant; a date means the start of that day in *zone*."""
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.combine(value, dt.time(), zone).astimezone(dt.UTC)
+
+
+def local_date(value: Endpoint, zone: ZoneInfo) -> dt.date:
+    """Return the calendar day of *value* as seen in *zone*."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(zone).date()
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A mentorship term: ``id`` like ``lfx-2025-t3``; year/number when known."""
+
+    id: str
+    year: int | None = None
+    number: int | None = None
+    title: str = ""
+    first_month: int | None = None
+    last_month: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A warning about one line of a source document (line 0: the whole document)."""
+
+    line: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One dated timeline row, normalized. Immutable and hashable."""
+
+    uid: str
+    term: str
+    title: str
+    start: Endpoint
+    end: Endpoint | None = None
+    categories: tuple[str, ...] = ("other",)
+    notes: tuple[str, ...] = ()
+    line: int = 0
+    source: str = ""
+
+    @property
+    def deadline(self) -> Endpoint:
+        """The moment the row is about: the end of a period, else its start."""
+        return self.start if self.end is None else self.end
+
+    @property
+    def is_period(self) -> bool:
+        """True when the row spans from a start to a (later) end."""
+        return self.end is not None
+
+    def deadline_at(self, zone: ZoneInfo) -> dt.datetime:
+        """The deadline as a UTC instant; a date-only deadline is the start of that day."""
+        return as_instant(self.deadline, zone)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Everything read from one source: its term, its events and its warnings."""
+
+    source: str
+    term: Term
+    events: tuple[Event, ...]
+    warnings: tuple[Notice, ...] = ()
+    url: str | None = None
+
+    def flagged(self, event: Event) -> bool:
+        """True when a warning was reported on the event's line (a doubtful row)."""
+        return any(notice.line == event.line for notice in self.warnings)

@@ -1,0 +1,143 @@
+"""Time-zone labels as printed in term documents, mapped to IANA zones.
+
+A label names the *wall clock* of a zone. ``PDT`` and ``PST`` both mean
+America/Los_Angeles on the date in question; the DST flag only lets us warn
+when the printed label contradicts daylight saving for that date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+UTC = dt.UTC
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneLabel:
+    """What a printed label means: an IANA zone and, if the label says so, DST on or off."""
+
+    label: str
+    zone: str
+    dst: bool | None = None
+
+    @property
+    def is_utc(self) -> bool:
+        """True for UTC/GMT/Z, whose times are authoritative equivalents."""
+        return self.zone == "UTC"
+
+
+_LABELS: dict[str, tuple[str, bool | None]] = {
+    "pt": ("America/Los_Angeles", None),
+    "pacific": ("America/Los_Angeles", None),
+    "pacific time": ("America/Los_Angeles", None),
+    "pdt": ("America/Los_Angeles", True),
+    "pst": ("America/Los_Angeles", False),
+    "et": ("America/New_York", None),
+    "eastern": ("America/New_York", None),
+    "edt": ("America/New_York", True),
+    "est": ("America/New_York", False),
+    "ct": ("America/Chicago", None),
+    "cdt": ("America/Chicago", True),
+    "cst": ("America/Chicago", False),
+    "mt": ("America/Denver", None),
+    "mdt": ("America/Denver", True),
+    "mst": ("America/Denver", False),
+    "utc": ("UTC", None),
+    "gmt": ("UTC", None),
+    "z": ("UTC", None),
+    "cet": ("Europe/Berlin", False),
+    "cest": ("Europe/Berlin", True),
+    "bst": ("Europe/London", True),
+    "ist": ("Asia/Kolkata", None),
+    "jst": ("Asia/Tokyo", None),
+    "aoe": ("Etc/GMT+12", None),
+}
+
+LABEL_PATTERN = (
+    r"pacific(?:\s+time)?|eastern|aoe|utc|gmt|"
+    r"p[ds]?t|e[ds]?t|c[ds]?t|m[ds]?t|cest|cet|bst|ist|jst"
+)
+"""Regex alternatives for every label (case-insensitive), longest first where it matters."""
+
+_OFFSET = re.compile(r"(?:utc|gmt)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+
+
+def lookup(label: str) -> ZoneLabel | None:
+    """Return the meaning of a printed zone label, or None when it is not one we know."""
+    key = " ".join(label.lower().split())
+    if key in _LABELS:
+        zone, dst = _LABELS[key]
+        return ZoneLabel(label, zone, dst)
+    match = _OFFSET.match(key)
+    if match:
+        sign, hours, minutes = match.groups()
+        if int(hours) == 0 and not minutes:
+            return ZoneLabel(label, "UTC")
+        if minutes is None and int(hours) <= 14:
+            # Etc/GMT signs are inverted: UTC-7 is Etc/GMT+7.
+            return ZoneLabel(label, f"Etc/GMT{'-' if sign == '+' else '+'}{int(hours)}")
+        return None
+    return None
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    """Return a cached ZoneInfo; raises ``ZoneInfoNotFoundError`` for unknown names."""
+    return ZoneInfo(name)
+
+
+def valid_zone(name: str) -> bool:
+    """True when *name* is an IANA zone this machine (or tzdata) knows."""
+    try:
+        zone(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A wall-clock time resolved to UTC, with what was doubtful about it."""
+
+    instant: dt.datetime
+    problem: str = ""
+
+
+def resolve_wall_clock(day: dt.date, clock: dt.time, where: ZoneLabel) -> Resolved:
+    """Turn a wall-clock time on *day* in the labelled zone into a UTC instant.
+
+    Follows RFC 5545 §3.3.5: a time inside a spring-forward gap is read with the
+    offset before the gap; a time in the autumn overlap is the first occurrence,
+    unless the label (e.g. ``PST``) names the second.
+    """
+    tz = zone(where.zone)
+    naive = dt.datetime.combine(day, clock)
+    first = naive.replace(tzinfo=tz, fold=0)
+    second = naive.replace(tzinfo=tz, fold=1)
+    problem = ""
+    chosen = first
+    if first.utcoffset() != second.utcoffset():
+        round_trip = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+        if round_trip != naive:
+            problem = (
+                f"{clock:%H:%M} does not exist on {day} in {where.zone} (clocks skip it);"
+                " read with the offset before the change (RFC 5545)"
+            )
+        elif where.dst is not None:
+            chosen = first if bool(first.dst()) == where.dst else second
+        else:
+            problem = (
+                f"{clock:%H:%M} happens twice on {day} in {where.zone};"
+                " read as the first occurrence (RFC 5545)"
+            )
+    elif where.dst is not None and bool(first.dst()) != where.dst:
+        actual = first.tzname() or where.zone
+        problem = (
+            f"{where.label} printed, but {day} is {actual} in {where.zone};"
+            f" read as {clock:%H:%M} wall-clock time there"
+        )
+    return Resolved(chosen.astimezone(UTC), problem)
