@@ -1,0 +1,130 @@
+"""The ``lfx-cal`` command line: a thin click layer over :mod:`feeds`.
+
+Each command parses options, calls pure functions and prints. Exit status: 0 ok,
+1 warnings under ``--strict``, 2 bad usage or an unreadable source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+
+import click
+
+from feeds.categories import ROLES, expand
+from feeds.durations import parse_durations
+from feeds.errors import DurationError
+from feeds.model import CATEGORIES
+from feeds.zones import valid_zone
+from lfx_cal.reading import load_all, report
+
+DEFAULT_ZONE = "America/Los_Angeles"
+
+
+def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if not valid_zone(value):
+        raise click.BadParameter(f"{value!r} is not an IANA time zone (e.g. America/Los_Angeles)")
+    return value
+
+
+def _sources(values: Sequence[str]) -> list[str]:
+    if values:
+        return list(values)
+    from lfx_cal.bundled import example_term
+
+    return [str(example_term())]
+
+
+_common = [
+    click.argument("sources", nargs=-1, metavar="SOURCE..."),
+    click.option("--zone", default=DEFAULT_ZONE, show_default=True, callback=_zone,
+                 help="Program time zone: read times printed without a zone here."),
+    click.option("--term", "term", default=None, help="Override the term id (e.g. lfx-2025-t3)."),
+    click.option("--strict", is_flag=True, help="Exit with status 1 when there are warnings."),
+]  # fmt: skip
+
+
+def common(function: click.decorators.FC) -> click.decorators.FC:
+    """Attach the options shared by the reading commands."""
+    for decorator in reversed(_common):
+        function = decorator(function)
+    return function
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lfx-cal")
+def cli() -> None:
+    """Calendar feeds and deadline reminders for LFX Mentorship terms.
+
+    SOURCE is a file, an http(s) URL or - for standard input; with none, the
+    bundled example term is used.
+    """
+
+
+@cli.command()
+@common
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="json is a stable contract; see the README.")  # fmt: skip
+def show(sources: tuple[str, ...], zone: str, term: str | None, strict: bool, fmt: str) -> None:
+    """Print the normalized timeline of each SOURCE."""
+    from lfx_cal.render import table
+
+    timelines = load_all(_sources(sources), zone=zone, term=term)
+    if fmt == "json":
+        from feeds.jsonout import timeline_dict
+
+        data = [timeline_dict(t) for t in timelines]
+        click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
+    else:
+        click.echo(table(timelines))
+    report(timelines, strict=strict)
+
+
+@cli.command()
+@common
+@click.option("-o", "--output", default="-", show_default=True, help="File to write, - for stdout.")
+@click.option("--category", "categories", multiple=True, type=click.Choice(CATEGORIES),
+              help="Only these categories (repeatable).")
+@click.option("--role", type=click.Choice(sorted(ROLES)), help="Only what this role needs.")
+@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), help="Only events on or after.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Only events on or before.")
+@click.option("--alarms", default="", help="VALARM leads, e.g. 7d,1d (clients may ignore them).")
+@click.option("--name", default="LFX Mentorship", show_default=True, help="Calendar name.")
+def export(sources: tuple[str, ...], zone: str, term: str | None, strict: bool, output: str,
+           categories: tuple[str, ...], role: str | None, since: dt.datetime | None,
+           until: dt.datetime | None, alarms: str, name: str) -> None:  # fmt: skip
+    """Write one iCalendar file merging every SOURCE."""
+    from feeds.filters import select
+    from feeds.ical import FeedOptions, to_ical
+
+    try:
+        leads = parse_durations(alarms)
+    except DurationError as error:
+        raise click.BadParameter(str(error), param_hint="--alarms") from None
+    wanted = expand(categories, role) if categories or role else None
+    timelines = load_all(_sources(sources), zone=zone, term=term)
+    events = [
+        event
+        for timeline in timelines
+        for event in select(timeline.events, wanted, since and since.date(),
+                            until and until.date(), zone)  # fmt: skip
+    ]
+    data = to_ical(events, FeedOptions(name=name, zone=zone, alarms=leads))
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        try:
+            with open(output, "wb") as handle:
+                handle.write(data)
+        except OSError as error:
+            click.echo(f"lfx-cal: error: {output}: cannot write: {error.strerror}", err=True)
+            raise SystemExit(2) from None
+    report(timelines, strict=strict)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

@@ -1,0 +1,35 @@
+"""Loading several sources for a command, reporting warnings the same way everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from feeds.errors import FeedError
+from feeds.load import load
+from feeds.model import Timeline
+
+
+def load_all(sources: Sequence[str], *, zone: str, term: str | None) -> list[Timeline]:
+    """Load every source or exit with status 2 naming the one that failed."""
+    timelines = []
+    for source in sources:
+        try:
+            timelines.append(load(source, zone=zone, term=term))
+        except FeedError as error:
+            click.echo(f"lfx-cal: error: {error}", err=True)
+            raise SystemExit(2) from None
+    return timelines
+
+
+def report(timelines: Sequence[Timeline], *, strict: bool) -> None:
+    """Print each warning to stderr as ``source:line: warning: ...``; exit 1 under --strict."""
+    count = 0
+    for timeline in timelines:
+        for notice in timeline.warnings:
+            count += 1
+            click.echo(f"{timeline.source}:{notice.line}: warning: {notice.message}", err=True)
+    if strict and count:
+        click.echo(f"lfx-cal: {count} warning(s) and --strict was given", err=True)
+        raise SystemExit(1)
