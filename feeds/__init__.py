@@ -1,0 +1,1 @@
+"""Timeline engine: term documents to timezone-aware events and iCalendar feeds."""

@@ -15,7 +15,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern, re.IGNORECASE))
     for name, pattern in (
         ("proposal", r"\bproposal|\bproject (ideas|applications?)|mentorships available"),
-        ("application", r"^(?!.*\breview).*\b(mentee|student)s?\b.*\bapplication|"
+        ("application", r"^(?!.*\breview).*\b(mentee|student)s?\b.*\bappl(y|ies|ication)|"
                         r"^(?!.*\breview)(?!.*\bproject).*\bapplications?\b"),
         ("review", r"\breview"),
         ("selection", r"\bselect|\badmission|\bdecision|\bmatching|\bnotification"),

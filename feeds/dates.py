@@ -44,7 +44,7 @@ _TOKEN = re.compile(
   | (?P<month>\b(?:{_MONTH_RE})\b\.?)
   | (?P<year>(?<!\d)(?:19|20)\d{{2}}(?!\d))
   | (?P<counted>\b(?:week|weeks|day|days|phase|round|batch|term|cohort)\s+\d+\b)
-  | (?P<day>(?<![\d.])\d{{1,2}}(?:st|nd|rd|th)?(?![\d:]))
+  | (?P<day>(?<![\d.])\d{{1,2}}(?:st|nd|rd|th)?(?!\d|:\d))
   | (?P<sep>[-–—]+|\b(?:to|through|thru|until|till)\b)
   | (?P<word>[^\W\d_][\w'’/&.+-]*|\d+|[?!*#/&]+)
     """,
@@ -108,11 +108,10 @@ def _lex(text: str, base: int = 0, stop: int | None = None) -> list[Token]:
     for match in _TOKEN.finditer(text, base, len(text) if stop is None else stop):
         kind = match.lastgroup or "word"
         raw = match.group(0)
+        values: tuple[str | None, ...] = ()
         if kind in {"ampm", "clock", "named"}:
             kind, values = "time", (kind,)
-        else:
-            values = ()
-        if kind == "counted":
+        elif kind == "counted":
             kind = "word"
         tokens.append(Token(kind, raw, values, match.start(), match.end()))
     return tokens

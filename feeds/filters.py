@@ -9,9 +9,13 @@ from feeds.model import Event, local_date
 from feeds.zones import zone as get_zone
 
 
-def select(events: Iterable[Event], categories: frozenset[str] | None = None,
-           since: dt.date | None = None, until: dt.date | None = None,
-           zone: str = "America/Los_Angeles") -> tuple[Event, ...]:  # fmt: skip
+def select(
+    events: Iterable[Event],
+    categories: frozenset[str] | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    zone: str = "America/Los_Angeles",
+) -> tuple[Event, ...]:
     """Events with any of *categories* (all when None) that touch [since, until]."""
     tz = get_zone(zone)
     chosen = []

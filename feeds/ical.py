@@ -131,8 +131,11 @@ def _vevents(event: Event, options: FeedOptions, revision: Revision) -> list[VEv
     return out
 
 
-def build_calendar(events: Iterable[Event], options: FeedOptions | None = None,
-                   revisions: Mapping[str, Revision] | None = None) -> Calendar:  # fmt: skip
+def build_calendar(
+    events: Iterable[Event],
+    options: FeedOptions | None = None,
+    revisions: Mapping[str, Revision] | None = None,
+) -> Calendar:
     """Build the calendar object for *events* (in the order given)."""
     options = options or FeedOptions()
     revisions = revisions or {}
@@ -153,7 +156,11 @@ def build_calendar(events: Iterable[Event], options: FeedOptions | None = None,
     return calendar
 
 
-def to_ical(events: Iterable[Event], options: FeedOptions | None = None,
-            revisions: Mapping[str, Revision] | None = None) -> bytes:  # fmt: skip
+def to_ical(
+    events: Iterable[Event],
+    options: FeedOptions | None = None,
+    revisions: Mapping[str, Revision] | None = None,
+) -> bytes:
     """Serialize *events* as an iCalendar feed (CRLF line endings, folded lines)."""
-    return build_calendar(events, options, revisions).to_ical()
+    data: bytes = build_calendar(events, options, revisions).to_ical()
+    return data

@@ -114,7 +114,9 @@ def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, st
     if when_col is None:
         from feeds.dates import looks_dated
 
-        scores = [sum(looks_dated(r[i][1]) for r in rows[1:] if i < len(r)) for i in range(len(header))]
+        scores = [
+            sum(looks_dated(r[i][1]) for r in rows[1:] if i < len(r)) for i in range(len(header))
+        ]
         best = max(range(len(header)), key=lambda i: scores[i], default=None)
         when_col = best if best is not None and scores[best] else None
     if when_col is None:
@@ -134,7 +136,6 @@ def _block_rows(tokens: Sequence[Token], start: int, stop: int) -> tuple[list[Ro
     header = ""
     depth = 0
     parents: list[str] = []
-    item_line: list[int] = []
     index = start
     while index < stop:
         token = tokens[index]
@@ -148,10 +149,8 @@ def _block_rows(tokens: Sequence[Token], start: int, stop: int) -> tuple[list[Ro
         elif token.type in {"bullet_list_close", "ordered_list_close"}:
             depth -= 1
         elif token.type == "list_item_open":
-            item_line.append(_line(token))
             parents.append("")
-        elif token.type == "list_item_close":
-            item_line.pop()
+        elif token.type == "list_item_close" and parents:
             parents.pop()
         elif token.type == "inline":
             base = _line(token)

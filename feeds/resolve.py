@@ -80,6 +80,10 @@ def _fill(written: Written, term: Term) -> tuple[Point, Point | None]:
         if point is not None and (point.day is None or point.month is None):
             what = "day" if point.month is not None else "date"
             raise RowError(f"no {what} written (write e.g. 'Tue, Jul 21')")
+        if point is not None and not (
+            1 <= (point.month or 0) <= 12 and 1 <= (point.day or 0) <= 31
+        ):
+            raise RowError(f"month {point.month}, day {point.day} is not a date; no event made")
     assert start.month is not None and start.day is not None
     if end is not None:
         assert end.month is not None and end.day is not None
@@ -114,8 +118,9 @@ def _label(clock: Clock, fallback: ZoneLabel | None) -> ZoneLabel | None:
     return lookup(clock.zone)
 
 
-def _instant(day: dt.date, point: Point, shared: ZoneLabel | None, ctx: Context,
-             warnings: list[str]) -> dt.datetime:  # fmt: skip
+def _instant(
+    day: dt.date, point: Point, shared: ZoneLabel | None, ctx: Context, warnings: list[str]
+) -> dt.datetime:
     utc = [c for c in point.clocks if c.zone and (z := lookup(c.zone)) and z.is_utc]
     local = [c for c in point.clocks if c not in utc]
     for clock in point.clocks:
@@ -140,7 +145,9 @@ def _instant(day: dt.date, point: Point, shared: ZoneLabel | None, ctx: Context,
         return resolved.instant
     equivalent = min(
         (
-            dt.datetime.combine(day + dt.timedelta(days=shift), dt.time(utc[0].hour, utc[0].minute), dt.UTC)
+            dt.datetime.combine(
+                day + dt.timedelta(days=shift), dt.time(utc[0].hour, utc[0].minute), dt.UTC
+            )
             for shift in (-1, 0, 1)
         ),
         key=lambda candidate: abs(candidate - resolved.instant),
@@ -175,8 +182,9 @@ def _borrow_meridiem(start: Point, end: Point | None) -> None:
             start.clocks[0] = Clock(hour, first.minute, last.meridiem, first.zone)
 
 
-def _check(point: Point, day: dt.date, printed_year: int | None, term: Term,
-           warnings: list[str]) -> None:  # fmt: skip
+def _check(
+    point: Point, day: dt.date, printed_year: int | None, term: Term, warnings: list[str]
+) -> None:
     if point.weekday is not None and point.weekday != day.weekday():
         warnings.append(
             f"{point.weekday_text!r} is printed but {day:%B} {day.day}, {day.year}"

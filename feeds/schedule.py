@@ -20,6 +20,7 @@ and line and is skipped; a file without ``term`` or ``schedule`` is an error.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import yaml
@@ -46,12 +47,22 @@ def _mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     return value
 
 
+def _timestamp(loader: _LineLoader, node: yaml.ScalarNode) -> object:
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:  # 2031-02-30: keep the text so the entry, not the file, fails
+        return str(node.value)
+
+
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 def _day(value: object, where: str) -> dt.date:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise RowError(f"{where} {value} does not exist; no event made (fix the date)")
     raise RowError(f"{where} must be a date written YYYY-MM-DD, got {value!r}")
 
 
@@ -59,7 +70,7 @@ def _clocks(value: object, where: str, notes: list[str]) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, str):
-        raise RowError(f"{where} must be a quoted string such as \"18:00 UTC\", got {value!r}")
+        raise RowError(f'{where} must be a quoted string such as "18:00 UTC", got {value!r}')
     written = read_cell(value)
     if not written.start.clocks:
         notes.append(value.strip())
@@ -67,8 +78,9 @@ def _clocks(value: object, where: str, notes: list[str]) -> list[Any]:
     return written.start.clocks
 
 
-def _event(entry: dict[str, Any], index: int, ctx: Context, seen: dict[str, int],
-           source: str) -> tuple[Event | None, list[str]]:  # fmt: skip
+def _event(
+    entry: dict[str, Any], index: int, ctx: Context, seen: dict[str, int], source: str
+) -> tuple[Event | None, list[str]]:
     where = f"schedule[{index}]"
     key, label = entry.get("key"), entry.get("label")
     if not isinstance(label, str) or not label.strip():
@@ -106,11 +118,17 @@ def _event(entry: dict[str, Any], index: int, ctx: Context, seen: dict[str, int]
     return event, warnings + resolved.warnings
 
 
-def parse_schedule(text: str, source: str, *, zone: str = "America/Los_Angeles",
-                   term: str | None = None, url: str | None = None) -> Timeline:  # fmt: skip
+def parse_schedule(
+    text: str,
+    source: str,
+    *,
+    zone: str = "America/Los_Angeles",
+    term: str | None = None,
+    url: str | None = None,
+) -> Timeline:
     """Read a YAML term schedule into a Timeline; raises ScheduleError when malformed."""
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as error:
         raise ScheduleError(source, "yaml", f"not valid YAML: {error}") from None
     if not isinstance(data, dict) or not isinstance(data.get("term"), dict):
@@ -140,4 +158,3 @@ def parse_schedule(text: str, source: str, *, zone: str = "America/Los_Angeles",
         if event is not None:
             events.append(event)
     return Timeline(source, identity, tuple(events), tuple(notices), url)
-

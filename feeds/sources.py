@@ -41,7 +41,9 @@ def raw_url(url: str) -> str:
 
 def _decode(name: str, data: bytes) -> str:
     if len(data) > MAX_BYTES:
-        raise SourceError(name, f"larger than {MAX_BYTES // 1024 // 1024} MiB", "is it a term document?")
+        raise SourceError(
+            name, f"larger than {MAX_BYTES // 1024 // 1024} MiB", "is it a term document?"
+        )
     if _HTML.match(data):
         raise SourceError(
             name, "got an HTML page, not a Markdown or YAML document", "use the raw file's address"
@@ -63,16 +65,19 @@ def fetch(url: str, *, timeout: float = TIMEOUT) -> Document:
         with httpx.stream("GET", address, timeout=timeout, follow_redirects=True) as response:
             if response.status_code != 200:
                 raise SourceError(
-                    url, f"HTTP {response.status_code} {response.reason_phrase}",
+                    url,
+                    f"HTTP {response.status_code} {response.reason_phrase}",
                     "check the address; it must serve the raw document",
-                )  # fmt: skip
+                )
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > MAX_BYTES:
                     break
     except httpx.HTTPError as error:
-        raise SourceError(url, f"cannot fetch: {error}", "check the address and the network") from None
+        raise SourceError(
+            url, f"cannot fetch: {error}", "check the address and the network"
+        ) from None
     return Document(url, _decode(url, bytes(body)), address)
 
 

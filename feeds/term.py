@@ -1,9 +1,10 @@
 """Term identity: ``lfx-2025-t3`` from a title, a table header or a path.
 
 LFX runs three terms a year: 1 = March–May, 2 = June–August, 3 = September–
-November (older documents say Q1–Q3, Spring, Summer, Fall). The title ("Term 03 - 2025 Sept - Nov"), a table header ("Dates
-(2025)") or the path (``2025/03-Sep-Nov``) each give part of the identity; the
-first source that names a field wins, in that order.
+November (older documents say Q1–Q3, Spring, Summer, Fall). The title ("Term 03
+- 2025 Sept - Nov"), a table header ("Dates (2025)") or the path
+(``2025/03-Sep-Nov``) each give part of the identity; the first source that
+names a field wins, in that order.
 """
 
 from __future__ import annotations

@@ -121,8 +121,15 @@ def build(section: Section, term: Term, source: str, zone: str, url: str | None)
     return Timeline(source, term, events, tuple(builder.warnings), url)
 
 
-def parse_markdown(text: str, source: str, *, zone: str = "America/Los_Angeles",
-                   term: str | None = None, path: str = "", url: str | None = None) -> Timeline:  # fmt: skip
+def parse_markdown(
+    text: str,
+    source: str,
+    *,
+    zone: str = "America/Los_Angeles",
+    term: str | None = None,
+    path: str = "",
+    url: str | None = None,
+) -> Timeline:
     """Read the timeline of a Markdown term document.
 
     Raises :class:`~feeds.errors.NoTimelineError` when no section holds a dated row.

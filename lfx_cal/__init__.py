@@ -1,0 +1,1 @@
+"""The lfx-cal command line and the wiring of feeds, notifiers and scheduler."""

@@ -39,11 +39,16 @@ def _sources(values: Sequence[str]) -> list[str]:
 
 _common = [
     click.argument("sources", nargs=-1, metavar="SOURCE..."),
-    click.option("--zone", default=DEFAULT_ZONE, show_default=True, callback=_zone,
-                 help="Program time zone: read times printed without a zone here."),
+    click.option(
+        "--zone",
+        default=DEFAULT_ZONE,
+        show_default=True,
+        callback=_zone,
+        help="Program time zone: read times printed without a zone here.",
+    ),
     click.option("--term", "term", default=None, help="Override the term id (e.g. lfx-2025-t3)."),
     click.option("--strict", is_flag=True, help="Exit with status 1 when there are warnings."),
-]  # fmt: skip
+]
 
 
 def common(function: click.decorators.FC) -> click.decorators.FC:
@@ -65,8 +70,14 @@ def cli() -> None:
 
 @cli.command()
 @common
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="json is a stable contract; see the README.")  # fmt: skip
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="json is a stable contract; see the README.",
+)
 def show(sources: tuple[str, ...], zone: str, term: str | None, strict: bool, fmt: str) -> None:
     """Print the normalized timeline of each SOURCE."""
     from lfx_cal.render import table
@@ -85,16 +96,31 @@ def show(sources: tuple[str, ...], zone: str, term: str | None, strict: bool, fm
 @cli.command()
 @common
 @click.option("-o", "--output", default="-", show_default=True, help="File to write, - for stdout.")
-@click.option("--category", "categories", multiple=True, type=click.Choice(CATEGORIES),
-              help="Only these categories (repeatable).")
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    type=click.Choice(CATEGORIES),
+    help="Only these categories (repeatable).",
+)
 @click.option("--role", type=click.Choice(sorted(ROLES)), help="Only what this role needs.")
 @click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), help="Only events on or after.")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Only events on or before.")
 @click.option("--alarms", default="", help="VALARM leads, e.g. 7d,1d (clients may ignore them).")
 @click.option("--name", default="LFX Mentorship", show_default=True, help="Calendar name.")
-def export(sources: tuple[str, ...], zone: str, term: str | None, strict: bool, output: str,
-           categories: tuple[str, ...], role: str | None, since: dt.datetime | None,
-           until: dt.datetime | None, alarms: str, name: str) -> None:  # fmt: skip
+def export(
+    sources: tuple[str, ...],
+    zone: str,
+    term: str | None,
+    strict: bool,
+    output: str,
+    categories: tuple[str, ...],
+    role: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    alarms: str,
+    name: str,
+) -> None:
     """Write one iCalendar file merging every SOURCE."""
     from feeds.filters import select
     from feeds.ical import FeedOptions, to_ical
@@ -108,8 +134,9 @@ def export(sources: tuple[str, ...], zone: str, term: str | None, strict: bool, 
     events = [
         event
         for timeline in timelines
-        for event in select(timeline.events, wanted, since and since.date(),
-                            until and until.date(), zone)  # fmt: skip
+        for event in select(
+            timeline.events, wanted, since and since.date(), until and until.date(), zone
+        )
     ]
     data = to_ical(events, FeedOptions(name=name, zone=zone, alarms=leads))
     if output == "-":

@@ -1,0 +1,1 @@
+"""Reminder daemon: schedules and sends deadline reminders (see issue 4)."""
