@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from feeds.zones import LABEL_PATTERN
+from feeds.zones import is_label
 
 MONTHS = {
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3,
@@ -30,23 +31,21 @@ WEEKDAYS = {
 }  # fmt: skip
 GLUE = frozenset({"at", "on", "by", "from", "the", "of", "and", "starting", "starts", "@"})
 
-_MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
-_WEEKDAY_RE = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
+_SEP_WORDS = frozenset({"to", "through", "thru", "until", "till"})
+_NAMED_TIMES = frozenset({"noon", "midday", "midnight"})
+# One small pattern; words are classified by table lookup (fast to compile and to run).
 _TOKEN = re.compile(
-    rf"""
-    (?P<iso>(?<![\d-])(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})(?![\d-]))
-  | (?P<slash>(?<![\d/])(\d{{1,2}})/(\d{{1,2}})(?:/(\d{{4}}|\d{{2}}))?(?![\d/]))
-  | (?P<ampm>(?<![\d:])(\d{{1,2}})(?:[:.](\d{{2}}))?\s*([ap])\.?\s?m\b\.?)
-  | (?P<clock>(?<![\d:])(\d{{1,2}}):(\d{{2}})(?:\s*(z)\b)?(?![\d:]))
-  | (?P<named>\b(?:noon|midday|midnight)\b)
-  | (?P<zone>\b(?:utc|gmt)\s*[+-]\s*\d{{1,2}}(?::?\d{{2}})?\b|\b(?:{LABEL_PATTERN})\b)
-  | (?P<weekday>\b(?:{_WEEKDAY_RE})\b\.?)
-  | (?P<month>\b(?:{_MONTH_RE})\b\.?)
-  | (?P<year>(?<!\d)(?:19|20)\d{{2}}(?!\d))
-  | (?P<counted>\b(?:week|weeks|day|days|phase|round|batch|term|cohort)\s+\d+\b)
-  | (?P<day>(?<![\d.])\d{{1,2}}(?:st|nd|rd|th)?(?!\d|:\d))
-  | (?P<sep>[-–—]+|\b(?:to|through|thru|until|till)\b)
-  | (?P<word>[^\W\d_][\w'’/&.+-]*|\d+|[?!*#/&]+)
+    r"""
+    (?P<iso>(?<![\d-])\d{4}-\d{1,2}-\d{1,2}(?![\d-]))
+  | (?P<slash>(?<![\d/])\d{1,2}/\d{1,2}(?:/\d{2}(?:\d{2})?)?(?![\d/]))
+  | (?P<ampm>(?<![\d:])\d{1,2}(?:[:.]\d{2})?\s*[ap]\.?\s?m\b\.?)
+  | (?P<clock>(?<![\d:])\d{1,2}:\d{2}(?:\s*z\b)?(?![\d:]))
+  | (?P<offset>\b(?:utc|gmt)\s*[+-]\s*\d{1,2}(?::?\d{2})?\b)
+  | (?P<counted>\b(?:weeks?|days?|phase|round|batch|term|cohort)\s+\d+\b)
+  | (?P<number>(?<![\d.])\d+(?:st|nd|rd|th)?(?!\d|:\d))
+  | (?P<sep>[-–—]+)
+  | (?P<word>[^\W\d_][\w'’]*(?:\s+time\b)?\.?)
+  | (?P<punct>[^\s\w,;()\[\]]+)
     """,
     re.IGNORECASE | re.VERBOSE,
 )
@@ -55,8 +54,7 @@ _DATEISH = frozenset({"iso", "slash", "month", "day", "weekday", "time"})
 _NEEDS_INLINE = frozenset({"iso", "slash", "month", "time"})
 
 
-@dataclass(frozen=True, slots=True)
-class Clock:
+class Clock(NamedTuple):
     """A written time of day: 24-hour value, whether a.m./p.m. was written, its zone label."""
 
     hour: int
@@ -92,8 +90,7 @@ class Written:
     problems: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One lexed piece of a cell."""
 
     kind: str
@@ -103,16 +100,35 @@ class Token:
     end: int = 0
 
 
+def _kind(group: str, raw: str) -> str:
+    if group == "number":
+        digits = raw.rstrip("stndrhSTNDRH")
+        if len(digits) == 4 and digits[:2] in {"19", "20"}:
+            return "year"
+        return "day" if len(digits) <= 2 else "word"
+    if group != "word":
+        return {"ampm": "time", "clock": "time", "offset": "zone"}.get(group, group)
+    key = raw.lower().rstrip(".")
+    if key in MONTHS:
+        return "month"
+    if key in WEEKDAYS:
+        return "weekday"
+    if key in _SEP_WORDS:
+        return "sep"
+    if key in _NAMED_TIMES:
+        return "time"
+    if is_label(key):
+        return "zone"
+    return "word"
+
+
 def _lex(text: str, base: int = 0, stop: int | None = None) -> list[Token]:
     tokens: list[Token] = []
     for match in _TOKEN.finditer(text, base, len(text) if stop is None else stop):
-        kind = match.lastgroup or "word"
+        group = match.lastgroup or "word"
         raw = match.group(0)
-        values: tuple[str | None, ...] = ()
-        if kind in {"ampm", "clock", "named"}:
-            kind, values = "time", (kind,)
-        elif kind == "counted":
-            kind = "word"
+        kind = _kind(group, raw)
+        values: tuple[str | None, ...] = (group,) if kind == "time" else ()
         tokens.append(Token(kind, raw, values, match.start(), match.end()))
     return tokens
 
@@ -147,10 +163,17 @@ def _demote_bare_months(tokens: list[Token]) -> list[Token]:
     return out
 
 
+_CALENDAR = frozenset({"iso", "slash", "month"})
+
+
 def looks_dated(text: str) -> bool:
     """True when *text* holds something that reads as a calendar date."""
-    kinds = {token.kind for token in tokenize(text)}
-    return bool(kinds & {"iso", "slash", "month"})
+    return dated_between(tokenize(text), 0, len(text))
+
+
+def dated_between(tokens: list[Token], start: int, end: int) -> bool:
+    """True when a calendar-date token of *tokens* lies within ``[start, end)``."""
+    return any(t.kind in _CALENDAR and t.start >= start and t.end <= end for t in tokens)
 
 
 _AMPM = re.compile(r"(\d{1,2})(?:[:.](\d{2}))?\s*([ap])", re.IGNORECASE)
@@ -173,17 +196,21 @@ def _clock(token: Token) -> Clock:
     return Clock(int(hhmm.group(1)), int(hhmm.group(2)), None, "Z" if hhmm.group(3) else None)
 
 
-def _read_side(tokens: list[Token], written: Written) -> Point:
+def _read_side(tokens: list[Token], written: Written, text: str) -> Point:
     point = Point()
-    words: list[str] = []
+    words: list[Token] = []
 
     def flush() -> None:
         if words:
-            written.notes.append(" ".join(words))
+            written.notes.append(text[words[0].start : words[-1].end].strip(" ,;"))
             words.clear()
 
     for index, token in enumerate(tokens):
         kind = token.kind
+        later_date = any(t.kind in _NEEDS_INLINE for t in tokens[index + 1 :])
+        if kind == "sep" and words and not later_date:
+            words.append(token)
+            continue
         if kind != "word":
             flush()
         if kind == "iso" or kind == "slash":
@@ -212,9 +239,10 @@ def _read_side(tokens: list[Token], written: Written) -> Point:
             _attach_zone(point, token.text, tokens[:index])
         elif kind == "note":
             written.notes.append(token.text)
-        elif kind == "word" and token.text.lower() not in GLUE and token.text[0].isalnum():
-            words.append(token.text)
-        elif kind == "sep" and any(t.kind in _NEEDS_INLINE for t in tokens[index:]):
+        elif kind == "word" and (words or token.text.lower() not in GLUE):
+            if token.text[0].isalnum():
+                words.append(token)
+        elif kind == "sep" and later_date:
             written.problems.append(f"unexpected {token.text!r}: only one range is read per row")
     flush()
     return point
@@ -271,9 +299,9 @@ def read_cell(text: str) -> Written:
     tokens = tokenize(text)
     left, right = _split(tokens)
     written = Written(Point())
-    written.start = _read_side(left, written)
+    written.start = _read_side(left, written, text)
     _fix_placeholders(written.start)
     if right is not None:
-        written.end = _read_side(right, written)
+        written.end = _read_side(right, written, text)
         _fix_placeholders(written.end)
     return written

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from icalendar import Alarm, Calendar, vDuration
 from icalendar import Event as VEvent
@@ -34,16 +34,14 @@ DEFAULT_STAMP = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 """DTSTAMP used when the caller knows no better time: fixed, so output is stable."""
 
 
-@dataclass(frozen=True, slots=True)
-class Revision:
+class Revision(NamedTuple):
     """Change-history facts for one UID: how often it moved and when it last did."""
 
     sequence: int = 0
     modified: dt.datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class FeedOptions:
+class FeedOptions(NamedTuple):
     """What a calendar is called and how clients should treat it."""
 
     name: str = "LFX Mentorship"

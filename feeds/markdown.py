@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -24,10 +24,12 @@ _ACTIVITY_HEADER = re.compile(
 _DELETE_OPEN = re.compile(r"<(del|s|strike)\b[^>]*>", re.IGNORECASE)
 _DELETE_CLOSE = re.compile(r"</(del|s|strike)\s*>", re.IGNORECASE)
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_SETEXT = re.compile(r"^ {0,3}=+[ \t]*$")
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """One candidate row: its line, and either split cells or one text to split later.
 
     ``activity`` and ``when`` are set for table rows; ``text`` for list items and
@@ -44,8 +46,7 @@ class Row:
     in_table: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
+class Section(NamedTuple):
     """The rows of a document's timeline, the table's year hint and the title."""
 
     rows: tuple[Row, ...]
@@ -170,22 +171,61 @@ def _headings(tokens: Sequence[Token]) -> Iterator[tuple[int, int, str]]:
             yield index, int(token.tag[1]), plain(tokens[index + 1])
 
 
-def read_sections(text: str) -> Iterator[Section]:
-    """Yield candidate timeline sections, best first.
-
-    First every section under a heading named like "Timeline" (down to the next
-    heading of the same or a higher level); then, as a fallback, each table of
-    the document on its own.
-    """
-    tokens = _parser().parse(text)
+def _sections(tokens: Sequence[Token], title: str) -> Iterator[Section]:
     heads = list(_headings(tokens))
-    title = heads[0][2] if heads else ""
     for position, (index, level, name) in enumerate(heads):
         if not _TIMELINE.search(name):
             continue
         stop = next((i for i, lvl, _ in heads[position + 1 :] if lvl <= level), len(tokens))
         rows, header = _block_rows(tokens, index + 3, stop)
         yield Section(tuple(rows), title, header)
+
+
+def _atx_headings(lines: list[str]) -> Iterator[tuple[int, int, str]]:
+    """ATX headings outside fenced code: (line index, level, text), a cheap pre-scan."""
+    fence = ""
+    for index, line in enumerate(lines):
+        opening = _FENCE.match(line)
+        if opening:
+            marker = opening.group(1)
+            if not fence:
+                fence = marker
+            elif marker[0] == fence[0] and len(marker) >= len(fence):
+                fence = ""
+            continue
+        if not fence and (heading := _ATX.match(line)):
+            yield index, len(heading.group(1)), heading.group(2) or ""
+
+
+def _title(lines: list[str], heads: list[tuple[int, int, str]]) -> str:
+    setext = next((i for i, line in enumerate(lines[1:], 1) if _SETEXT.match(line)), None)
+    if setext is not None and lines[setext - 1].strip() and (not heads or setext < heads[0][0]):
+        return " ".join(lines[setext - 1].split())
+    return " ".join(heads[0][2].replace("*", "").split()) if heads else ""
+
+
+def read_sections(text: str) -> Iterator[Section]:
+    """Yield candidate timeline sections, best first.
+
+    First every section under a heading named like "Timeline" (down to the next
+    heading of the same or a higher level); then, as a fallback, each table of
+    the document on its own. Only the timeline section is handed to the Markdown
+    parser when a plain ``#`` heading marks it; otherwise the whole document is.
+    """
+    lines = text.splitlines()
+    heads = list(_atx_headings(lines))
+    title = _title(lines, heads)
+    for position, (start, level, name) in enumerate(heads):
+        if not _TIMELINE.search(name):
+            continue
+        stop = next((i for i, lvl, _ in heads[position + 1 :] if lvl <= level), len(lines))
+        tokens = _parser().parse("\n".join(lines[start:stop]))
+        for token in tokens:
+            if token.map:
+                token.map = [token.map[0] + start, token.map[1] + start]
+        yield from _sections(tokens, title)
+    tokens = _parser().parse(text)
+    yield from _sections(tokens, title)
     for index, token in enumerate(tokens):
         if token.type == "table_open":
             rows, _, header = _table_rows(tokens, index)

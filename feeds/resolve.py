@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from feeds.dates import Clock, Point, Written
 from feeds.model import Endpoint, Term
@@ -25,8 +26,7 @@ class RowError(ValueError):
     """A row whose date cannot be read; the message says why (the row is skipped)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
+class Context(NamedTuple):
     """What a row is read against: the term and the program's zone name."""
 
     term: Term

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from feeds.dates import GLUE, looks_dated, tokenize
+from feeds.dates import GLUE, Token, dated_between, tokenize
 
 _SEPARATORS = re.compile(r":(?=\s|$)|\s[-–—]+\s|\s\|\s")
 _PREFIX_KINDS = frozenset(
@@ -25,20 +25,21 @@ def clean_title(text: str) -> str:
 
 def split_item(text: str) -> tuple[str, str] | None:
     """Split a list item or paragraph into ``(activity, date text)``, or None if undated."""
-    if not looks_dated(text):
+    tokens = tokenize(text)
+    if not dated_between(tokens, 0, len(text)):
         return None
     for match in _SEPARATORS.finditer(text):
         left, right = text[: match.start()], text[match.end() :]
-        left_dated, right_dated = looks_dated(left), looks_dated(right)
+        left_dated = dated_between(tokens, 0, match.start())
+        right_dated = dated_between(tokens, match.end(), len(text))
         if left_dated and not right_dated and clean_title(right):
             return clean_title(right), left
         if right_dated and not left_dated and clean_title(left):
             return clean_title(left), right
-    return _split_by_tokens(text)
+    return _split_by_tokens(text, tokens)
 
 
-def _split_by_tokens(text: str) -> tuple[str, str] | None:
-    tokens = tokenize(text)
+def _split_by_tokens(text: str, tokens: list[Token]) -> tuple[str, str] | None:
 
     def dateish(index: int) -> bool:
         token = tokens[index]
@@ -49,11 +50,11 @@ def _split_by_tokens(text: str) -> tuple[str, str] | None:
     lead = 0
     while lead < len(tokens) and dateish(lead):
         lead += 1
-    if lead and lead < len(tokens) and looks_dated(text[: tokens[lead].start]):
+    if lead and lead < len(tokens) and dated_between(tokens, 0, tokens[lead].start):
         return clean_title(text[tokens[lead].start :]), text[: tokens[lead].start]
     trail = len(tokens)
     while trail > 0 and dateish(trail - 1):
         trail -= 1
-    if 0 < trail < len(tokens) and looks_dated(text[tokens[trail - 1].end :]):
+    if 0 < trail < len(tokens) and dated_between(tokens, tokens[trail - 1].end, len(text)):
         return clean_title(text[: tokens[trail - 1].end]), text[tokens[trail - 1].end :]
     return None

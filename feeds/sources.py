@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from feeds.errors import SourceError
 
@@ -21,8 +21,7 @@ _BLOB = re.compile(r"^https://github\.com/([^/]+)/([^/]+)/blob/(.+)$")
 _HTML = re.compile(rb"^\s*(<!doctype html|<html)", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class Document:
+class Document(NamedTuple):
     """A document's text and where it came from (``url`` is set for http sources)."""
 
     name: str

@@ -10,7 +10,6 @@ punctuation and weekday fixes leave it unchanged. A repeated title gets ``-2``,
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -31,6 +30,8 @@ def make_uid(term_id: str, key: str, seen: dict[str, int]) -> str:
     """Return the stable UID for a title (or schedule key) within a term."""
     slug = _SLUG.sub("-", key.casefold()).strip("-") or "event"
     if len(slug) > 48:
+        import hashlib  # only long titles need it; keeps start-up lean
+
         digest = hashlib.sha1(slug.encode(), usedforsecurity=False).hexdigest()[:8]
         slug = f"{slug[:39].rstrip('-')}-{digest}"
     seen[slug] = seen.get(slug, 0) + 1

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = dt.UTC
 
 
-@dataclass(frozen=True, slots=True)
-class ZoneLabel:
+class ZoneLabel(NamedTuple):
     """What a printed label means: an IANA zone and, if the label says so, DST on or off."""
 
     label: str
@@ -57,13 +56,12 @@ _LABELS: dict[str, tuple[str, bool | None]] = {
     "aoe": ("Etc/GMT+12", None),
 }
 
-LABEL_PATTERN = (
-    r"pacific(?:\s+time)?|eastern|aoe|utc|gmt|"
-    r"p[ds]?t|e[ds]?t|c[ds]?t|m[ds]?t|cest|cet|bst|ist|jst"
-)
-"""Regex alternatives for every label (case-insensitive), longest first where it matters."""
-
 _OFFSET = re.compile(r"(?:utc|gmt)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+
+
+def is_label(key: str) -> bool:
+    """True when the lower-case word *key* is a zone label we know (``pdt``, ``aoe``...)."""
+    return " ".join(key.split()) in _LABELS
 
 
 def lookup(label: str) -> ZoneLabel | None:
@@ -99,8 +97,7 @@ def valid_zone(name: str) -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(NamedTuple):
     """A wall-clock time resolved to UTC, with what was doubtful about it."""
 
     instant: dt.datetime
