@@ -1,1 +1,56 @@
-"""Delivery backends: Slack, e-mail, console and an in-memory recorder (see issue 3)."""
+"""Deliver deadline notifications: Slack, e-mail, console and an in-memory recorder.
+
+Build the content once with :func:`build_message` (or :func:`sample_message`),
+pick a backend with :func:`create` (``"slack"``, ``"email"``, ``"console"``,
+``"recorder"``) and call ``send`` / ``send_many`` (blocking) or ``asend`` /
+``asend_many`` (asyncio, never blocks the loop). Failures raise
+:class:`TransientError` (retry later) or :class:`PermanentError` (fix first).
+"""
+
+from notifiers.base import Notifier, Outcome, Receipt, delivery_key
+from notifiers.console import ConsoleNotifier
+from notifiers.errors import (
+    ConfigError,
+    DeliveryError,
+    NotifierError,
+    PermanentError,
+    TransientError,
+    UnknownBackendError,
+)
+from notifiers.message import Change, Kind, Message, build_message, changed_from, sample_message
+from notifiers.recorder import Record, RecorderNotifier
+from notifiers.registry import backend_class, create, names, register
+from notifiers.settings import EmailSettings, SlackSettings
+from notifiers.slack import WEBHOOK, SlackNotifier
+from notifiers.smtp import EmailNotifier
+
+__all__ = [
+    "WEBHOOK",
+    "Change",
+    "ConfigError",
+    "ConsoleNotifier",
+    "DeliveryError",
+    "EmailNotifier",
+    "EmailSettings",
+    "Kind",
+    "Message",
+    "Notifier",
+    "NotifierError",
+    "Outcome",
+    "PermanentError",
+    "Receipt",
+    "Record",
+    "RecorderNotifier",
+    "SlackNotifier",
+    "SlackSettings",
+    "TransientError",
+    "UnknownBackendError",
+    "backend_class",
+    "build_message",
+    "changed_from",
+    "create",
+    "delivery_key",
+    "names",
+    "register",
+    "sample_message",
+]

@@ -1,0 +1,111 @@
+"""The interface every notifier backend implements.
+
+A backend turns a :class:`~notifiers.message.Message` into one delivery to a
+target (a Slack channel, an e-mail address, …) and returns a :class:`Receipt`
+saying exactly what happened, or raises :class:`~notifiers.errors.TransientError`
+(retry later) or :class:`~notifiers.errors.PermanentError` (fix something first).
+
+Sync and async: ``send``/``send_many`` block the calling thread (network I/O,
+retry waits). From asyncio call ``asend``/``asend_many``: they run the blocking
+work in a worker thread (:func:`asyncio.to_thread`), so the event loop is never
+blocked; the Slack backend also waits out its per-channel pacing with
+:func:`asyncio.sleep` before it takes a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Self
+
+from notifiers.errors import DeliveryError
+from notifiers.message import Message
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Proof of one delivery.
+
+    ``id`` is what the far end calls it (Slack ``ts``, SMTP ``Message-ID``; empty
+    when it gives none, as for Slack webhooks); ``detail`` is the server's answer
+    (``HTTP 200 ok``, ``SMTP 250 …``).
+    """
+
+    backend: str
+    target: str
+    id: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result for one target of a batch: a receipt or the error, never both."""
+
+    target: str
+    receipt: Receipt | None = None
+    error: DeliveryError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the message was delivered to this target."""
+        return self.receipt is not None
+
+
+def delivery_key(message: Message) -> str:
+    """Return a stable key for *message* when the caller has none (event, kind, lead/change)."""
+    extra = ""
+    if message.lead is not None:
+        extra = str(int(message.lead.total_seconds()))
+    elif message.change is not None:
+        extra = f"{message.change.what}:{message.change.new}"
+    return f"{message.event.uid}/{message.kind.value}/{extra}"
+
+
+class Notifier(ABC):
+    """A delivery backend. Subclasses set ``name`` and implement ``from_config`` and ``send``."""
+
+    name: ClassVar[str] = ""
+
+    @classmethod
+    @abstractmethod
+    def from_config(
+        cls, table: Mapping[str, object], environ: Mapping[str, str] | None = None
+    ) -> Self:
+        """Build the backend from its ``[notifiers.NAME]`` table; secrets come from *environ*."""
+
+    @abstractmethod
+    def send(self, message: Message, target: str, *, key: str | None = None) -> Receipt:
+        """Deliver *message* to *target*; *key* identifies the delivery (resends reuse it)."""
+
+    def send_many(
+        self, message: Message, targets: Sequence[str], *, key: str | None = None
+    ) -> list[Outcome]:
+        """Deliver to every target; one target's failure never stops the others."""
+        outcomes: list[Outcome] = []
+        for target in targets:
+            try:
+                outcomes.append(Outcome(target, receipt=self.send(message, target, key=key)))
+            except DeliveryError as error:
+                outcomes.append(Outcome(target, error=error))
+        return outcomes
+
+    async def asend(self, message: Message, target: str, *, key: str | None = None) -> Receipt:
+        """Async :meth:`send`: the blocking work runs in a worker thread."""
+        return await asyncio.to_thread(self.send, message, target, key=key)
+
+    async def asend_many(
+        self, message: Message, targets: Sequence[str], *, key: str | None = None
+    ) -> list[Outcome]:
+        """Async :meth:`send_many`: the blocking work runs in a worker thread."""
+        return await asyncio.to_thread(self.send_many, message, list(targets), key=key)
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release connections; the backend stays usable and reconnects when needed."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,131 @@
+"""Rendering a :class:`~notifiers.message.Message` as an e-mail, once per batch.
+
+The shared part (From, Subject, Date and the ``multipart/mixed`` body: a
+``multipart/alternative`` text + HTML part and the event as an importable
+``.ics`` attachment) is serialized once by :func:`render_base`; each recipient
+then only costs a ``To`` and a ``Message-ID`` header (:func:`for_recipient`).
+Header values are sanitized (line breaks and control characters collapsed), the
+HTML part is escaped, and addresses are built with
+:class:`email.headerregistry.Address`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
+
+from feeds.ical import FeedOptions, to_ical
+from notifiers.message import Kind, Message, human_duration, one_line
+
+SUBJECT_LIMIT = 200
+
+
+def header_text(text: str, limit: int = SUBJECT_LIMIT) -> str:
+    """Return *text* safe for a header value: one line, no control characters, clipped."""
+    flat = one_line(text)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def parse_address(text: str) -> Address:
+    """Parse ``user@example.org`` or ``Name <user@example.org>``; raises ValueError."""
+    if any(c in text for c in "\r\n\x00"):
+        raise ValueError("line break or NUL in an address")
+    name, spec = parseaddr(text) if "<" in text else ("", text.strip())
+    if not spec.isascii() or spec.count("@") != 1 or " " in spec:
+        raise ValueError(f"{text!r} is not a plain ASCII address like user@example.org")
+    try:
+        return Address(display_name=header_text(name, 100), addr_spec=spec)
+    except (ValueError, IndexError) as error:
+        raise ValueError(f"{text!r} is not a valid address: {error}") from None
+
+
+def message_id(key: str, recipient: str, domain: str) -> str:
+    """Return a Message-ID derived from the delivery *key* and *recipient* (stable on resend)."""
+    digest = hashlib.sha256(f"{key}\0{recipient.lower()}".encode()).hexdigest()[:40]
+    return f"<{digest}.lfx-cal@{domain}>"
+
+
+def render_text(message: Message) -> str:
+    """Return the plain-text body."""
+    lines = [message.title, "", message.text, ""]
+    if message.source_url:
+        lines.append(f"Source document: {message.source_url}")
+    if message.feed_url:
+        lines.append(f"Calendar feed: {message.feed_url}")
+    lines.append("The event is attached as an .ics file you can import into your calendar.")
+    return "\n".join(lines) + "\n"
+
+
+def _link(url: str | None, label: str) -> str:
+    if not url or not url.startswith(("https://", "http://")):
+        return ""
+    return f'<a href="{html.escape(url, quote=True)}">{html.escape(label)}</a>'
+
+
+def render_html(message: Message) -> str:
+    """Return the HTML body; every piece of document text is escaped."""
+    e = html.escape
+    parts = [f"<h2>{e(message.title)}</h2>"]
+    lead = f" ({e(human_duration(message.lead))} to go)" if message.lead is not None else ""
+    if message.kind is Kind.CHANGED and message.change is not None:
+        change = message.change
+        parts.append(
+            f"<p><strong>Changed:</strong> the {e(change.what)} moved from <s>{e(change.old)}</s>"
+            f" to <strong>{e(change.new)}</strong></p>"
+        )
+    parts.append(f"<p><strong>Deadline:</strong> {e(message.deadline_text)}{lead}</p>")
+    parts.append(f"<p>Term: {e(message.term)}</p>")
+    parts.extend(f"<p>{e(note)}</p>" for note in message.event.notes)
+    links = [
+        x
+        for x in (
+            _link(message.source_url, "Source document"),
+            _link(message.feed_url, "Calendar feed"),
+        )
+        if x
+    ]
+    if links:
+        parts.append(f"<p>{' · '.join(links)}</p>")
+    body = "\n".join(parts)
+    head = '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>'
+    return f"{head}\n{body}\n</body></html>\n"
+
+
+def render_ics(message: Message) -> bytes:
+    """Return the event as a plain importable calendar (no METHOD), via feeds.ical."""
+    return to_ical([message.event], FeedOptions(name="lfx-cal reminder", zone=message.zone))
+
+
+def render_base(message: Message, sender: Address, now: dt.datetime | None = None) -> bytes:
+    """Serialize the part of the e-mail every recipient shares (CRLF line endings).
+
+    *now* is an aware datetime for the Date header (default: the current time).
+    """
+    when = now or dt.datetime.now(dt.UTC)
+    mail = EmailMessage(policy=SMTP)
+    mail["From"] = sender
+    mail["Subject"] = header_text(message.title)
+    mail["Date"] = format_datetime(when.astimezone(dt.UTC), usegmt=True)
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(render_text(message), cte="quoted-printable")
+    mail.add_alternative(render_html(message), subtype="html", cte="quoted-printable")
+    mail.add_attachment(
+        render_ics(message), maintype="text", subtype="calendar", filename="event.ics"
+    )
+    return mail.as_bytes()
+
+
+def for_recipient(base: bytes, recipient: Address, msgid: str) -> bytes:
+    """Prefix *base* with this recipient's ``To`` and ``Message-ID`` headers."""
+    plain = str(recipient)
+    if plain.isascii() and len(plain) < 900 and msgid.isascii():  # common case: no folding
+        return f"To: {plain}\r\nMessage-ID: {msgid}\r\n".encode("ascii") + base
+    to = SMTP.header_factory("To", recipient)
+    mid = SMTP.header_factory("Message-ID", msgid)
+    head = str(to.fold(policy=SMTP)) + str(mid.fold(policy=SMTP))
+    return head.encode("ascii") + base

@@ -1,0 +1,46 @@
+"""Backend registry: a name in the configuration → the class that implements it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from notifiers.base import Notifier
+from notifiers.console import ConsoleNotifier
+from notifiers.errors import ConfigError, UnknownBackendError
+from notifiers.recorder import RecorderNotifier
+from notifiers.slack import SlackNotifier
+from notifiers.smtp import EmailNotifier
+
+_BACKENDS: dict[str, type[Notifier]] = {
+    "slack": SlackNotifier,
+    "email": EmailNotifier,
+    "console": ConsoleNotifier,
+    "recorder": RecorderNotifier,
+}
+
+
+def names() -> tuple[str, ...]:
+    """Return the registered backend names, sorted."""
+    return tuple(sorted(_BACKENDS))
+
+
+def backend_class(name: str) -> type[Notifier]:
+    """Return the class registered as *name*; UnknownBackendError lists the valid names."""
+    try:
+        return _BACKENDS[name]
+    except KeyError:
+        raise UnknownBackendError(name, names()) from None
+
+
+def register(name: str, cls: type[Notifier]) -> None:
+    """Register *cls* under *name* (a plugin backend); a taken name is a ConfigError."""
+    if name in _BACKENDS and _BACKENDS[name] is not cls:
+        raise ConfigError("backend", f"{name!r} is already registered", "pick another name")
+    _BACKENDS[name] = cls
+
+
+def create(
+    name: str, table: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None
+) -> Notifier:
+    """Build the backend *name* from its settings table; secrets come from *environ*."""
+    return backend_class(name).from_config(table or {}, environ)

@@ -1,0 +1,137 @@
+"""Message building, the registry, the console backend and the recorder test double."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+import notifiers
+from feeds.model import Event
+from notifiers import (
+    Change,
+    ConfigError,
+    ConsoleNotifier,
+    Kind,
+    PermanentError,
+    RecorderNotifier,
+    TransientError,
+    UnknownBackendError,
+    build_message,
+    changed_from,
+    create,
+    sample_message,
+)
+
+PERIOD = Event(
+    uid="p@lfx-cal",
+    term="lfx-2027-t2",
+    title="Mentee\r\nApplications\t Open",
+    start=dt.datetime(2027, 5, 12, 0, 0, tzinfo=dt.UTC),
+    end=dt.datetime(2027, 5, 25, 23, 59, tzinfo=dt.UTC),
+    notes=("Apply on the portal.",),
+    source="https://example.org/README.md",
+)
+DAY = Event(uid="d@lfx-cal", term="lfx-2027-t2", title="Stipend", start=dt.date(2027, 7, 21))
+
+
+def test_reminder_content_is_built_once_and_one_line() -> None:
+    message = build_message(PERIOD, "reminder", lead=dt.timedelta(days=1, hours=12), zone="UTC")
+    assert message.kind is Kind.REMINDER
+    assert message.title == "Reminder: Mentee Applications Open — 1 day 12 hours to go"
+    assert message.deadline == dt.datetime(2027, 5, 25, 23, 59, tzinfo=dt.UTC)
+    assert not message.all_day
+    assert message.text.splitlines() == [
+        "Mentee Applications Open: deadline Tue 25 May 2027, 23:59 UTC (1 day 12 hours to go).",
+        "Term: lfx-2027-t2",
+        "Apply on the portal.",
+    ]
+    assert message.source_url == "https://example.org/README.md"
+
+
+def test_zone_and_all_day_deadlines() -> None:
+    pdt = build_message(PERIOD, Kind.OPENING, zone="America/Los_Angeles")
+    assert pdt.title == "Now open: Mentee Applications Open"
+    assert "Tue 25 May 2027, 16:59 PDT (23:59 UTC)" in pdt.text
+    day = build_message(DAY, Kind.REMINDER, lead=dt.timedelta(days=7), zone="Europe/Berlin")
+    assert day.all_day and day.deadline_text == "Wed 21 Jul 2027"
+    assert day.deadline == dt.datetime(2027, 7, 20, 22, 0, tzinfo=dt.UTC)
+    assert day.source_url is None
+
+
+def test_changes() -> None:
+    moved = PERIOD.__class__(**{**_fields(PERIOD), "end": PERIOD.start + dt.timedelta(days=20)})
+    change = changed_from(PERIOD, moved, zone="UTC")
+    assert change == Change("deadline", "Tue 25 May 2027, 23:59 UTC", "Tue 01 Jun 2027, 00:00 UTC")
+    message = build_message(moved, Kind.CHANGED, change=change, zone="UTC")
+    assert "the deadline moved from Tue 25 May 2027, 23:59 UTC to Tue 01 Jun" in message.text
+    assert changed_from(PERIOD, PERIOD) is None
+
+
+def _fields(event: Event) -> dict[str, object]:
+    return {name: getattr(event, name) for name in event.__slots__}
+
+
+def test_build_message_explains_what_is_missing() -> None:
+    with pytest.raises(ConfigError, match="lead"):
+        build_message(PERIOD, Kind.REMINDER)
+    with pytest.raises(ConfigError, match="change"):
+        build_message(PERIOD, Kind.CHANGED)
+    with pytest.raises(ConfigError, match="zone"):
+        build_message(PERIOD, Kind.OPENING, zone="Mars/Olympus")
+    with pytest.raises(ValueError):
+        build_message(PERIOD, "party")
+
+
+def test_sample_message_is_deterministic_given_now() -> None:
+    now = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
+    message = sample_message(now=now)
+    assert message == sample_message(now=now)
+    assert message.deadline == now + dt.timedelta(days=1)
+    assert message.kind is Kind.REMINDER
+
+
+def test_registry_and_unknown_names() -> None:
+    assert notifiers.names() == ("console", "email", "recorder", "slack")
+    assert isinstance(create("console"), ConsoleNotifier)
+    with pytest.raises(UnknownBackendError, match="console, email, recorder, slack") as caught:
+        create("pigeon")
+    assert isinstance(caught.value, ValueError) and isinstance(caught.value, LookupError)
+    with pytest.raises(ConfigError, match="valid keys"):
+        create("console", {"colour": True})
+
+
+def test_error_tree() -> None:
+    assert issubclass(TransientError, notifiers.NotifierError)
+    assert issubclass(PermanentError, notifiers.DeliveryError)
+    assert issubclass(ConfigError, ValueError)
+    assert not issubclass(TransientError, PermanentError)
+
+
+def test_console_prints_human_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    message = build_message(PERIOD, Kind.REMINDER, lead=dt.timedelta(hours=6), zone="UTC")
+    receipt = create("console").send(message, "#demo", key="k1")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "[reminder] Reminder: Mentee Applications Open — 6 hours to go -> #demo"
+    assert "    deadline: Tue 25 May 2027, 23:59 UTC" in out
+    assert (receipt.backend, receipt.id, receipt.detail) == (
+        "console",
+        "k1",
+        f"printed {len(out)} lines",
+    )
+
+
+def test_recorder_records_and_scripts_failures() -> None:
+    recorder = RecorderNotifier()
+    message = sample_message(now=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    recorder.fail("#broken", PermanentError("unknown channel"), TransientError("busy"))
+    outcomes = recorder.send_many(message, ["#ok", "#broken", "#ok2"], key="k")
+    assert [o.ok for o in outcomes] == [True, False, True]
+    assert isinstance(outcomes[1].error, PermanentError)
+    with pytest.raises(TransientError):
+        asyncio.run(recorder.asend(message, "#broken"))
+    assert asyncio.run(recorder.asend(message, "#broken")).backend == "recorder"
+    assert [r.target for r in recorder.sent] == ["#ok", "#ok2", "#broken"]
+    assert recorder.sent[0].key == "k" and recorder.messages_to("#ok") == [message]
+    assert len(recorder.attempts) == 5
