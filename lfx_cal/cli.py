@@ -152,6 +152,16 @@ def export(
     report(timelines, strict=strict)
 
 
+@cli.command("notify-test")
+@click.option("--config", "config_path", required=True, help="The TOML configuration file.")
+@click.option("--subscription", default=None, help="Only this subscription (default: all).")
+def notify_test(config_path: str, subscription: str | None) -> None:
+    """Send a sample message through each configured subscription and report what happened."""
+    from lfx_cal.notify import notify_test as run
+
+    raise SystemExit(run(config_path, subscription))
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()
