@@ -16,6 +16,8 @@ from typing import NamedTuple
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from feeds.dates import looks_dated
+
 _TIMELINE = re.compile(r"\btime\s*line\b|\bschedule\b|\bkey dates\b", re.IGNORECASE)
 _DATE_HEADER = re.compile(r"\b(date|dates|when|deadline|time|schedule)\b", re.IGNORECASE)
 _ACTIVITY_HEADER = re.compile(
@@ -113,8 +115,6 @@ def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, st
     when_col = next((i for i, h in enumerate(header) if _DATE_HEADER.search(h)), None)
     what_col = next((i for i, h in enumerate(header) if _ACTIVITY_HEADER.search(h)), None)
     if when_col is None:
-        from feeds.dates import looks_dated
-
         scores = [
             sum(looks_dated(r[i][1]) for r in rows[1:] if i < len(r)) for i in range(len(header))
         ]

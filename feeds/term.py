@@ -23,10 +23,6 @@ _SPAN = re.compile(rf"\b{_MONTH}\s*[-–—]+\s*{_MONTH}\b", re.IGNORECASE)
 _MONTHS_BY_NUMBER = {1: (3, 5), 2: (6, 8), 3: (9, 11)}
 
 
-def _month(name: str) -> int:
-    return MONTHS[name.lower()[:3]]
-
-
 def _number(text: str) -> int | None:
     match = _NUMBER.search(text)
     if match:
@@ -44,7 +40,7 @@ def identify(title: str, header: str, path: str, override: str | None = None) ->
         if number is None:
             number = _number(text)
         if first is None and (span := _SPAN.search(text)):
-            first, last = _month(span.group(1)), _month(span.group(2))
+            first, last = MONTHS[span.group(1).lower()[:3]], MONTHS[span.group(2).lower()[:3]]
     if number is not None and first is None:
         first, last = _MONTHS_BY_NUMBER.get(number, (None, None))
     if number is None and first is not None:

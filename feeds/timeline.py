@@ -17,7 +17,7 @@ from feeds.categories import classify
 from feeds.dates import read_cell
 from feeds.errors import NoTimelineError
 from feeds.markdown import Row, Section, read_sections
-from feeds.model import Event, Notice, Term, Timeline
+from feeds.model import Endpoint, Event, Notice, Term, Timeline
 from feeds.resolve import Context, RowError, resolve
 from feeds.rows import clean_title, split_item
 from feeds.term import identify
@@ -44,8 +44,8 @@ def make_uid(term_id: str, key: str, seen: dict[str, int]) -> str:
 class _Draft:
     row: Row
     title: str
-    start: object
-    end: object
+    start: Endpoint
+    end: Endpoint | None
     notes: list[str] = field(default_factory=list)
 
 
@@ -110,8 +110,8 @@ def build(section: Section, term: Term, source: str, zone: str, url: str | None)
             uid=make_uid(term.id, draft.title, seen),
             term=term.id,
             title=draft.title,
-            start=draft.start,  # type: ignore[arg-type]
-            end=draft.end,  # type: ignore[arg-type]
+            start=draft.start,
+            end=draft.end,
             categories=classify(draft.title),
             notes=tuple(draft.notes),
             line=draft.row.line,
