@@ -80,6 +80,52 @@ def fetch(url: str, *, timeout: float = TIMEOUT) -> Document:
     return Document(url, _decode(url, bytes(body)), address)
 
 
+class Fetched(NamedTuple):
+    """The result of a conditional GET: no document when the server said 304 Not Modified."""
+
+    document: Document | None
+    etag: str | None
+    last_modified: str | None
+
+
+def fetch_if_changed(
+    url: str,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    timeout: float = TIMEOUT,
+) -> Fetched:
+    """GET *url* with ``If-None-Match`` / ``If-Modified-Since`` from an earlier fetch.
+
+    Returns ``Fetched(None, …)`` on 304, else the document and the validators the
+    server sent; raises SourceError like :func:`fetch`.
+    """
+    import httpx
+
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    address = raw_url(url)
+    try:
+        response = httpx.get(address, headers=headers, timeout=timeout, follow_redirects=True)
+    except httpx.HTTPError as error:
+        raise SourceError(
+            url, f"cannot fetch: {error}", "check the address and the network"
+        ) from None
+    tags = response.headers.get("ETag"), response.headers.get("Last-Modified")
+    if response.status_code == 304:
+        return Fetched(None, tags[0] or etag, tags[1] or last_modified)
+    if response.status_code != 200:
+        raise SourceError(
+            url,
+            f"HTTP {response.status_code} {response.reason_phrase}",
+            "check the address; it must serve the raw document",
+        )
+    return Fetched(Document(url, _decode(url, response.content), address), *tags)
+
+
 def read(source: str) -> Document:
     """Read a source: ``-`` for standard input, an http(s) URL, or a file path."""
     if source == "-":

@@ -162,6 +162,45 @@ def notify_test(config_path: str, subscription: str | None) -> None:
     raise SystemExit(run(config_path, subscription))
 
 
+@cli.command()
+@click.option("--config", "config_path", default=None, help="The TOML configuration file.")
+@click.option(
+    "--demo-dir",
+    default="lfx-cal-demo",
+    show_default=True,
+    help="Without --config: where the demo term, configuration and SQLite file go.",
+)
+@click.option("--listen", default=None, help="host:port to listen on (overrides [service]).")
+def serve(config_path: str | None, demo_dir: str, listen: str | None) -> None:
+    """Run the feed server and the reminder daemon until SIGTERM or Ctrl-C.
+
+    Without --config it runs a demo on embedded defaults: SQLite, the bundled
+    example term squeezed into minutes, reminders printed on the console.
+    """
+    from lfx_cal.operate import open_config, serve_config
+
+    raise SystemExit(serve_config(open_config(config_path, demo_dir, listen)))
+
+
+@cli.command()
+@click.option("--config", "config_path", required=True, help="The TOML configuration file.")
+def check(config_path: str) -> None:
+    """Validate the configuration, read every source and print the reminder plan."""
+    from lfx_cal.operate import check as run
+
+    raise SystemExit(run(config_path))
+
+
+@cli.command()
+@click.option("--config", "config_path", required=True, help="The TOML configuration file.")
+@click.option("--limit", default=50, show_default=True, help="Rows of history to show.")
+def reminders(config_path: str, limit: int) -> None:
+    """List upcoming reminders (when, what, to whom) and what was sent, skipped or failed."""
+    from lfx_cal.operate import reminders as run
+
+    raise SystemExit(run(config_path, limit))
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()

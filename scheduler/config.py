@@ -52,6 +52,7 @@ class Subscription:
     categories: frozenset[str]
     leads: tuple[dt.timedelta, ...] = (dt.timedelta(days=7), dt.timedelta(days=1))
     changes: bool = False
+    openings: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,16 @@ class _Reader:
         where = f"subscriptions[{index}]"
         if not isinstance(table, dict):
             raise self.fail(where, "must be a table", "write [[subscriptions]]")
-        allowed = {"name", "notifier", "target", "categories", "role", "leads", "changes"}
+        allowed = {
+            "name",
+            "notifier",
+            "target",
+            "categories",
+            "role",
+            "leads",
+            "changes",
+            "openings",
+        }
         self.keys(table, where, allowed)
         notifier = self.text(table, where, "notifier")
         if notifier not in notifiers and notifier not in {"console", "recorder"}:
@@ -171,11 +181,12 @@ class _Reader:
         if not isinstance(leads, list) or not leads:
             raise self.fail(f"{where}.leads", "must be a non-empty list", 'e.g. ["7d", "1d", "1h"]')
         parsed = tuple(self.duration({"lead": lead}, where, "lead", "") for lead in leads)
-        changes = table.get("changes", False)
-        if not isinstance(changes, bool):
-            raise self.fail(f"{where}.changes", "must be true or false")
+        flags = {key: table.get(key, False) for key in ("changes", "openings")}
+        for key, value in flags.items():
+            if not isinstance(value, bool):
+                raise self.fail(f"{where}.{key}", "must be true or false")
         return Subscription(
-            self.text(table, where, "name"), notifier, tuple(targets), wanted, parsed, changes
+            self.text(table, where, "name"), notifier, tuple(targets), wanted, parsed, **flags
         )
 
 

@@ -21,3 +21,6 @@ def seeds() -> Path:
     if not (SEEDS / "expected.json").is_file():
         pytest.skip(f"seed documents not found at {SEEDS}")
     return SEEDS
+
+
+from tests._postgres import postgres_url  # noqa: E402, F401

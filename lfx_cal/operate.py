@@ -1,0 +1,159 @@
+"""The operator commands: ``serve``, ``check`` and ``reminders`` as plain functions.
+
+Each returns an exit status: 0 fine, 1 something failed (a source, a delivery),
+2 the configuration is wrong (the message names the file, the key and the fix).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+
+from feeds.errors import FeedError
+from feeds.model import Event
+from feeds.zones import zone as get_zone
+from scheduler.config import Config, Service, load_config
+from scheduler.errors import ConfigError
+from scheduler.plan import Job, fan_out, jobs_for
+
+
+def open_config(path: str | None, demo_dir: str, listen: str | None) -> Config | None:
+    """The configuration to serve (a demo one without *path*); None after printing an error."""
+    try:
+        if path is None:
+            from lfx_cal.demo import demo_config
+
+            config, banner = demo_config(
+                Path(demo_dir), dt.datetime.now(dt.UTC), listen or Service.listen
+            )
+            click.echo(banner)
+            return config
+        config = load_config(path)
+    except ConfigError as error:
+        click.echo(f"lfx-cal: error: {error}", err=True)
+        return None
+    if listen:
+        from dataclasses import replace
+
+        config = replace(config, service=replace(config.service, listen=listen))
+    return config
+
+
+def serve_config(config: Config | None) -> int:
+    """Run the service on *config* until a signal; 2 when there is no usable config."""
+    if config is None:
+        return 2
+    from lfx_cal.server import serve
+
+    try:
+        serve(config)
+    except OSError as error:  # e.g. the port is taken
+        click.echo(f"lfx-cal: error: {config.service.listen}: {error.strerror}", err=True)
+        click.echo("  (choose another with --listen or [service] listen)", err=True)
+        return 2
+    return 0
+
+
+def _read(config: Config) -> tuple[list[Event], int]:
+    """Read every source now; print warnings and failures. Returns (events, failures)."""
+    from feeds.load import load
+
+    events: list[Event] = []
+    failures = 0
+    for source in config.sources:
+        try:
+            timeline = load(source.location, zone=config.service.timezone)
+        except (FeedError, OSError, ValueError) as error:
+            click.echo(f"source {source.name}: FAILED: {error}")
+            failures += 1
+            continue
+        click.echo(f"source {source.name}: {len(timeline.events)} events ({timeline.term.id})")
+        for notice in timeline.warnings:
+            click.echo(f"  {timeline.source}:{notice.line}: warning: {notice.message}")
+        events.extend(timeline.events)
+    return events, failures
+
+
+def _plan_lines(config: Config, events: Iterable[Event], now: dt.datetime) -> list[str]:
+    by_uid = {e.uid: e for e in events}
+    jobs: list[Job] = jobs_for(
+        by_uid.values(), config.subscriptions, get_zone(config.service.timezone), after=now
+    )
+    lines = []
+    for job in jobs:
+        if job.due < now:
+            continue
+        keys = fan_out(job, by_uid[job.uid], config.subscriptions)
+        counts = Counter(k.subscription for k in keys)
+        who = ", ".join(f"{name}({count})" for name, count in counts.items())
+        lead = "" if job.kind != "reminder" else f" {_lead(job.lead)} before"
+        lines.append(
+            f"{job.due:%Y-%m-%d %H:%MZ}  {job.kind}{lead}  {by_uid[job.uid].title}  -> {who}"
+        )
+    return lines
+
+
+def _lead(value: dt.timedelta) -> str:
+    from feeds.durations import format_duration
+
+    return format_duration(value)
+
+
+def check(path: str) -> int:
+    """``lfx-cal check``: 0 config and sources fine, 1 a source failed, 2 bad config."""
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        click.echo(f"lfx-cal: error: {error}", err=True)
+        return 2
+    click.echo(f"config {path}: ok ({len(config.subscriptions)} subscriptions)")
+    events, failures = _read(config)
+    lines = _plan_lines(config, events, dt.datetime.now(dt.UTC))
+    click.echo(f"plan: {len(lines)} upcoming reminders")
+    for line in lines:
+        click.echo(f"  {line}")
+    return 1 if failures else 0
+
+
+def reminders(path: str, limit: int) -> int:
+    """``lfx-cal reminders``: the upcoming plan, then the ledger (failed ones first)."""
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        click.echo(f"lfx-cal: error: {error}", err=True)
+        return 2
+    from scheduler.store import Store
+
+    store = Store(config.service.database)
+    try:
+        events: list[Event] = []
+        for source in config.sources:
+            last = store.last_good(source.name)
+            if last is not None:
+                events.extend(last[1].events)
+        if not events:
+            click.echo("(no version stored yet: reading the sources)")
+            events, _ = _read(config)
+        lines = _plan_lines(config, events, dt.datetime.now(dt.UTC))
+        click.echo(f"upcoming ({len(lines)}):")
+        for line in lines:
+            click.echo(f"  {line}")
+        failed = store.deliveries(statuses={"failed"}, limit=limit)
+        rows = failed + [d for d in store.deliveries(limit=limit) if d.status != "failed"]
+        click.echo(f"ledger ({', '.join(f'{k} {v}' for k, v in sorted(store.counts().items()))}):")
+        for row in rows[:limit]:
+            key = row.key
+            lead = f" {_lead(dt.timedelta(seconds=key.lead_s))}" if key.kind == "reminder" else ""
+            late = " (late)" if row.late else ""
+            tail = f": {row.error}" if row.error else ""
+            click.echo(
+                f"  {row.status.upper()}{late}  due {row.due}  {key.kind}{lead}  {key.uid}"
+                f"  -> {key.subscription}:{key.target}{tail}"
+            )
+        return 1 if failed else 0
+    finally:
+        store.close()

@@ -1,0 +1,200 @@
+"""Delivering what a job or a change asks for: claim, decide, send, mark — one key at a time.
+
+Each ledger key is claimed before it is sent and marked right after, so a crash
+can repeat at most the one message that was on the wire. Keys are claimed in
+small chunks so that a lease never runs out during a long fan-out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from feeds.model import Event
+from notifiers import (
+    Change,
+    DeliveryError,
+    Kind,
+    Message,
+    Notifier,
+    TransientError,
+    build_message,
+    changed_from,
+)
+from scheduler.plan import CHANGED, OPENING, REMINDER, Job, Key, fan_out, stamp
+
+if TYPE_CHECKING:
+    from scheduler.daemon import Daemon
+
+log = logging.getLogger("lfx_cal.delivery")
+LEASE = dt.timedelta(minutes=5)
+CHUNK = 50
+LATE_AFTER = dt.timedelta(seconds=5)
+"""A reminder sent later than this after its due time is marked late."""
+MAX_ATTEMPTS = 6
+BACKOFF = dt.timedelta(seconds=30)
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> dt.timedelta:
+    """Wait before attempt *attempts* + 1: 30 s, 1 min, 2 min, … (at most 1 h)."""
+    wait: dt.timedelta = min(BACKOFF * 2 ** max(attempts - 1, 0), dt.timedelta(hours=1))
+    if retry_after:
+        wait = max(wait, dt.timedelta(seconds=retry_after))
+    return wait
+
+
+def parse_stamp(text: str) -> dt.datetime:
+    """The ledger's ``YYYY-MM-DDTHH:MM:SSZ`` back to an aware instant."""
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+
+class Courier:
+    """Sends the deliveries of one daemon through its notifiers."""
+
+    def __init__(
+        self, daemon: Daemon, notifiers: Mapping[str, Notifier], *, feed_url: str | None
+    ) -> None:
+        self.daemon = daemon
+        self.notifiers = notifiers
+        self.feed_url = feed_url
+        self.stopping = False
+        self.removed: dict[str, Event] = {}
+
+    # -- entry points -----------------------------------------------------------------
+    async def fire(self, job: Job) -> None:
+        """A job's moment has come: fan out to every subscriber target and deliver."""
+        event = self.daemon.events.get(job.uid)
+        if event is None:
+            return
+        keys = fan_out(job, event, self.daemon.config.subscriptions)
+        await asyncio.to_thread(self.daemon.store.ensure, [(k, job.due) for k in keys])
+        kind = Kind.REMINDER if job.kind == REMINDER else Kind.OPENING
+        message = self._message(event, kind, lead=job.lead)
+        await self._deliver(keys, lambda _key: message, job.due, 1)
+
+    async def alert(
+        self, event: Event, old: Event | None, keys: Sequence[Key], *, removed: bool = False
+    ) -> None:
+        """Tell subscribers with ``changes = true`` that *event*'s dates changed."""
+        if removed:
+            self.removed[event.uid] = event
+        now = self.daemon.clock()
+        await asyncio.to_thread(self.daemon.store.ensure, [(k, now) for k in keys])
+        if old is not None and not removed:
+            change = changed_from(old, event, zone=self.daemon.config.service.timezone)
+        else:
+            change = None
+        message = self._change_message(event, keys[0].instant, change) if keys else None
+        await self._deliver(keys, lambda _key: message, now, 1)
+
+    async def sweep(self) -> None:
+        """Deliver what is due and unclaimed: retries, and keys a dead process left."""
+        now = self.daemon.clock()
+        rows = await asyncio.to_thread(self.daemon.store.claim_due, self.daemon.owner, now, LEASE)
+        for row in rows:
+            if self.stopping:
+                break
+            key = Key(*row.key)
+            message = self._for_key(key)
+            if message is None:
+                await self._mark_failed(key, "the event is no longer in any timeline", None)
+                continue
+            await self._send(key, message, parse_stamp(row.due), row.attempts)
+
+    # -- messages ---------------------------------------------------------------------
+    def _message(self, event: Event, kind: Kind, lead: dt.timedelta | None = None) -> Message:
+        return build_message(
+            event, kind, lead=lead, zone=self.daemon.config.service.timezone, feed_url=self.feed_url
+        )
+
+    def _change_message(self, event: Event, what: str, change: Change | None) -> Message:
+        if change is None:
+            old, _, new = what.partition("|")
+            change = Change("dates", old, "removed" if new == "-" else new)
+        return build_message(
+            event,
+            Kind.CHANGED,
+            change=change,
+            zone=self.daemon.config.service.timezone,
+            feed_url=self.feed_url,
+        )
+
+    def _for_key(self, key: Key) -> Message | None:
+        event = self.daemon.events.get(key.uid) or self.removed.get(key.uid)
+        if event is None:
+            return None
+        if key.kind == CHANGED:
+            return self._change_message(event, key.instant, None)
+        if key.kind == OPENING:
+            return self._message(event, Kind.OPENING)
+        return self._message(event, Kind.REMINDER, lead=dt.timedelta(seconds=key.lead_s))
+
+    # -- the ledger protocol ----------------------------------------------------------
+    async def _deliver(
+        self,
+        keys: Sequence[Key],
+        message_for: Callable[[Key], Message | None],
+        due: dt.datetime,
+        attempts: int,
+    ) -> None:
+        store, owner = self.daemon.store, self.daemon.owner
+        for start in range(0, len(keys), CHUNK):
+            if self.stopping:
+                return
+            chunk = keys[start : start + CHUNK]
+            claimed = await asyncio.to_thread(store.claim, chunk, owner, self.daemon.clock(), LEASE)
+            for key in claimed:
+                message = message_for(Key(*key))
+                if message is None or self.stopping:
+                    continue  # released on stop
+                await self._send(Key(*key), message, due, attempts)
+
+    async def _send(self, key: Key, message: Message, due: dt.datetime, attempts: int) -> None:
+        store, metrics = self.daemon.store, self.daemon.metrics
+        now = self.daemon.clock()
+        reason = self._too_late(key, due, now)
+        if reason:
+            await asyncio.to_thread(store.mark_skipped, [key], now, reason)
+            metrics.reminders.labels("skipped").inc()
+            log.warning("skipped %s -> %s: %s", key.uid, key.target, reason)
+            return
+        notifier = self.notifiers[self.daemon.config.subscription(key.subscription).notifier]
+        try:
+            receipt = await notifier.asend(message, key.target, key="/".join(map(str, key)))
+        except TransientError as error:
+            retry = None
+            if attempts < MAX_ATTEMPTS:
+                retry = self.daemon.clock() + backoff(attempts, error.retry_after)
+            await self._mark_failed(key, f"{type(error).__name__}: {error}", retry)
+            return
+        except DeliveryError as error:
+            await self._mark_failed(key, f"{type(error).__name__}: {error}", None)
+            return
+        late = self.daemon.clock() - due > LATE_AFTER and key.kind != CHANGED
+        await asyncio.to_thread(
+            store.mark_sent,
+            key,
+            self.daemon.clock(),
+            late=late,
+            receipt=receipt.id or receipt.detail,
+        )
+        metrics.reminders.labels("late" if late else "sent").inc()
+
+    def _too_late(self, key: Key, due: dt.datetime, now: dt.datetime) -> str | None:
+        if key.kind == CHANGED:
+            return None
+        if key.kind == REMINDER and now >= parse_stamp(key.instant):
+            return f"the deadline {key.instant} passed before the reminder could be sent"
+        grace = self.daemon.config.service.misfire_grace
+        if now - due > grace:
+            return f"due {stamp(due)}, missed by {now - due} (more than misfire_grace {grace})"
+        return None
+
+    async def _mark_failed(self, key: Key, error: str, retry: dt.datetime | None) -> None:
+        now = self.daemon.clock()
+        await asyncio.to_thread(self.daemon.store.mark_failed, key, now, error, retry_at=retry)
+        self.daemon.metrics.reminders.labels("retried" if retry else "failed").inc()
+        log.warning("delivery %s -> %s failed: %s", key.uid, key.target, error)

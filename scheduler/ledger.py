@@ -1,0 +1,246 @@
+"""The delivery ledger: statements on the ``deliveries`` table, each given a connection.
+
+:class:`~scheduler.store.Store` wraps every function here in one short
+transaction. A claim is one ``WITH picked AS MATERIALIZED (SELECT id ... FOR UPDATE
+SKIP LOCKED) UPDATE ... WHERE id IN (SELECT id FROM picked) AND <claimable>
+RETURNING`` statement, so two daemons never both own a row (SQLAlchemy leaves
+``FOR UPDATE`` out on SQLite, whose writers are serialized).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from scheduler.schema import (
+    KEY_COLUMNS,
+    Delivery,
+    DeliveryKey,
+    deliveries,
+    delivery_of,
+    stamp,
+)
+
+CHUNK = 2000
+"""Most bound values in one ``IN`` list (well under SQLite's and PostgreSQL's limits)."""
+
+_D = deliveries.c
+_KEY_COLS = [deliveries.c[name] for name in KEY_COLUMNS]
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# ``status || ''`` is the status that no index can serve. Without statistics SQLite
+# takes ``status = ?`` for a selective index term and would walk every pending row
+# rather than look up the few ids or keys it was given.
+_STATUS: ColumnElement[str] = _D.status.concat("")
+
+
+def _claimable(now: str, *, indexed: bool = False) -> ColumnElement[bool]:
+    status = _D.status if indexed else _STATUS
+    return and_(
+        status.in_(("pending", "claimed")),
+        or_(
+            and_(status == "pending", or_(_D.retry_at.is_(None), _D.retry_at <= now)),
+            and_(status == "claimed", _D.lease_until < now),
+        ),
+    )
+
+
+def _match(key: DeliveryKey) -> ColumnElement[bool]:
+    return and_(*(column == value for column, value in zip(_KEY_COLS, key, strict=True)))
+
+
+def ids_of(conn: Connection, keys: Sequence[DeliveryKey], statuses: Collection[str]) -> list[int]:
+    """Row ids of *keys* whose status is in *statuses* (one indexed query per uid chunk)."""
+    wanted = set(keys)
+    uids = sorted({key.uid for key in wanted})
+    found: list[int] = []
+    for chunk in _chunks(uids):
+        query = select(_D.id, *_KEY_COLS).where(_D.uid.in_(chunk), _STATUS.in_(statuses))
+        found.extend(row[0] for row in conn.execute(query) if DeliveryKey._make(row[1:]) in wanted)
+    return found
+
+
+def ensure(conn: Connection, rows: Sequence[tuple[DeliveryKey, dt.datetime]]) -> None:
+    """Insert each ``(key, due)`` as a pending row unless the key is already there."""
+    if not rows:
+        return
+    now = stamp(dt.datetime.now(dt.UTC))
+    values = [
+        {
+            **key._asdict(),
+            "due": stamp(due),
+            "status": "pending",
+            "attempts": 0,
+            "late": False,
+            "updated_at": now,
+        }
+        for key, due in rows
+    ]
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(insert(deliveries).on_conflict_do_nothing(), values)
+
+
+def _claim_where(
+    conn: Connection,
+    where: ColumnElement[bool],
+    owner: str,
+    now: str,
+    until: str,
+    limit: int | None,
+    returning: Sequence[ColumnElement[Any]],
+) -> Sequence[Row[Any]]:
+    # With a limit (claim_due) the (status, due) index is the way in; else the ids are.
+    # A MATERIALIZED CTE runs once: a plain IN (subquery) may be rescanned by
+    # PostgreSQL, and a rescan with LIMIT would pick further rows.
+    picked = (
+        select(_D.id)
+        .where(where, _claimable(now, indexed=limit is not None))
+        .order_by(_D.due, _D.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("picked")
+        .prefix_with("MATERIALIZED")
+    )
+    statement = (
+        update(deliveries)
+        .where(_D.id.in_(select(picked.c.id)), _claimable(now))
+        .values(
+            status="claimed",
+            owner=owner,
+            lease_until=until,
+            attempts=_D.attempts + 1,
+            updated_at=now,
+        )
+        .returning(*returning)
+    )
+    return conn.execute(statement).all()
+
+
+def claim(
+    conn: Connection, keys: Sequence[DeliveryKey], owner: str, now: dt.datetime, lease: dt.timedelta
+) -> list[DeliveryKey]:
+    """Claim the claimable rows among *keys* for *owner*; return the keys claimed, in order."""
+    at, until = stamp(now), stamp(now + lease)
+    ids = ids_of(conn, keys, ("pending", "claimed"))
+    got: set[DeliveryKey] = set()
+    for chunk in _chunks(ids):
+        rows = _claim_where(conn, _D.id.in_(chunk), owner, at, until, None, _KEY_COLS)
+        got.update(DeliveryKey._make(row) for row in rows)
+    return [key for key in dict.fromkeys(keys) if key in got]
+
+
+def claim_due(
+    conn: Connection, owner: str, now: dt.datetime, lease: dt.timedelta, limit: int
+) -> list[Delivery]:
+    """Claim up to *limit* claimable rows due by *now*, earliest due first."""
+    at = stamp(now)
+    rows = _claim_where(conn, _D.due <= at, owner, at, stamp(now + lease), limit, [*deliveries.c])
+    return sorted((delivery_of(row) for row in rows), key=lambda d: (d.due, d.key))
+
+
+def mark_sent(
+    conn: Connection, key: DeliveryKey, at: dt.datetime, *, late: bool, receipt: str
+) -> None:
+    """Record that *key* was delivered."""
+    conn.execute(
+        update(deliveries)
+        .where(_match(key))
+        .values(
+            status="sent",
+            sent_at=stamp(at),
+            late=late,
+            receipt=receipt,
+            error=None,
+            lease_until=None,
+            retry_at=None,
+            updated_at=stamp(at),
+        )
+    )
+
+
+def mark_failed(
+    conn: Connection, key: DeliveryKey, at: dt.datetime, error: str, *, retry_at: dt.datetime | None
+) -> None:
+    """Record a failed attempt: back to pending until *retry_at*, or failed for good."""
+    status = "failed" if retry_at is None else "pending"
+    retry = None if retry_at is None else stamp(retry_at)
+    conn.execute(
+        update(deliveries)
+        .where(_match(key))
+        .values(
+            status=status,
+            retry_at=retry,
+            error=error,
+            owner=None,
+            lease_until=None,
+            updated_at=stamp(at),
+        )
+    )
+
+
+def mark_skipped(
+    conn: Connection, keys: Sequence[DeliveryKey], at: dt.datetime, reason: str
+) -> None:
+    """Mark the rows of *keys* that are still pending or claimed as skipped, for *reason*."""
+    live = ("pending", "claimed")
+    for chunk in _chunks(ids_of(conn, keys, live)):
+        conn.execute(
+            update(deliveries)
+            .where(_D.id.in_(chunk), _STATUS.in_(live))
+            .values(
+                status="skipped", error=reason, owner=None, lease_until=None, updated_at=stamp(at)
+            )
+        )
+
+
+def cancel(conn: Connection, uid: str, keep_instant: str | None, at: dt.datetime) -> int:
+    """Cancel pending rows of *uid* not about *keep_instant*; return how many.
+
+    With *keep_instant* None every pending row of the uid goes. Otherwise only
+    reminders for another deadline go: openings (keyed by the start) and
+    ``changed`` alerts (keyed by ``old|new``) stay.
+    """
+    where = and_(_D.uid == uid, _STATUS == "pending")
+    if keep_instant is not None:
+        where = and_(where, _D.kind == "reminder", _D.instant != keep_instant)
+    result = conn.execute(
+        update(deliveries).where(where).values(status="cancelled", updated_at=stamp(at))
+    )
+    return int(result.rowcount)
+
+
+def release(conn: Connection, owner: str | None) -> int:
+    """Put claimed rows (of *owner*, or everyone's) back to pending; return how many."""
+    where = _D.status == "claimed"
+    if owner is not None:
+        where = and_(where, _D.owner == owner)
+    now = stamp(dt.datetime.now(dt.UTC))
+    result = conn.execute(
+        update(deliveries)
+        .where(where)
+        .values(status="pending", owner=None, lease_until=None, updated_at=now)
+    )
+    return int(result.rowcount)
+
+
+def listing(conn: Connection, statuses: Collection[str] | None, limit: int) -> list[Delivery]:
+    """Ledger rows, newest due first, optionally only some statuses."""
+    query = select(deliveries).order_by(_D.due.desc(), _D.id.desc()).limit(limit)
+    if statuses is not None:
+        query = query.where(_D.status.in_(list(statuses)))
+    return [delivery_of(row) for row in conn.execute(query)]
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    """Number of ledger rows per status."""
+    query = select(_D.status, func.count()).group_by(_D.status)
+    return {status: int(number) for status, number in conn.execute(query)}

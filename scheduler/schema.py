@@ -1,0 +1,262 @@
+"""Tables, row types and engine set-up of the reminder daemon's store (SQLAlchemy Core).
+
+Every instant is stored as ``YYYY-MM-DDTHH:MM:SSZ`` text in UTC, which sorts
+and compares the same way on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from scheduler.errors import ConfigError
+
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+metadata = MetaData()
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("fetched_at", Text, nullable=False),
+    Column("digest", Text, nullable=False),
+    Column("timeline_json", Text, nullable=False),
+    Index("ix_versions_source_id", "source", "id"),
+)
+
+source_status = Table(
+    "source_status",
+    metadata,
+    Column("source", Text, primary_key=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_attempt", Text),
+    Column("last_success", Text),
+    Column("last_error", Text),
+    Column("failures", Integer, nullable=False, default=0),
+)
+
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("uid", Text, primary_key=True),
+    Column("sequence", Integer, nullable=False),
+    Column("modified", Text),
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("uid", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("old", Text),
+    Column("new", Text),
+    Column("at", Text, nullable=False),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("uid", Text, primary_key=True),
+    Column("canonical", Text, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscription", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("uid", Text, nullable=False),
+    Column("lead_s", Integer, nullable=False),
+    Column("instant", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("due", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("owner", Text),
+    Column("lease_until", Text),
+    Column("retry_at", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("late", Boolean, nullable=False, default=False),
+    Column("sent_at", Text),
+    Column("receipt", Text),
+    Column("error", Text),
+    Column("updated_at", Text, nullable=False),
+    UniqueConstraint(
+        "subscription", "kind", "uid", "lead_s", "instant", "target", name="uq_deliveries_key"
+    ),
+    Index("ix_deliveries_uid", "uid"),
+    Index("ix_deliveries_status_due", "status", "due"),
+)
+
+KEY_COLUMNS = ("subscription", "kind", "uid", "lead_s", "instant", "target")
+"""The columns of a :class:`DeliveryKey`, in order."""
+
+STATUSES = ("pending", "claimed", "sent", "failed", "skipped", "cancelled")
+"""Every status a ledger row can have."""
+
+
+class DeliveryKey(NamedTuple):
+    """What makes one delivery unique: who gets which notice about which instant, where."""
+
+    subscription: str
+    kind: str
+    uid: str
+    lead_s: int
+    instant: str
+    target: str
+
+
+class Delivery(NamedTuple):
+    """One ledger row."""
+
+    key: DeliveryKey
+    due: str
+    status: str
+    attempts: int
+    late: bool
+    owner: str | None
+    sent_at: str | None
+    receipt: str | None
+    error: str | None
+    retry_at: str | None
+    updated_at: str
+
+
+class SourceStatus(NamedTuple):
+    """How fetching one source went lately."""
+
+    source: str
+    etag: str | None
+    last_modified: str | None
+    last_attempt: str | None
+    last_success: str | None
+    last_error: str | None
+    failures: int
+
+
+class ChangeRecord(NamedTuple):
+    """One change seen in a source: an event ``added``, ``removed`` or ``moved``."""
+
+    source: str
+    uid: str
+    kind: str
+    old: str | None
+    new: str | None
+    at: str
+
+
+def stamp(value: dt.datetime) -> str:
+    """Format an aware datetime as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds).
+
+    Raises ``ValueError`` for a naive datetime.
+    """
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()}: give a timezone (UTC)")
+    return value.astimezone(dt.UTC).strftime(STAMP)
+
+
+def parse_stamp(text: str) -> dt.datetime:
+    """Read a stored ``YYYY-MM-DDTHH:MM:SSZ`` instant as an aware UTC datetime."""
+    return dt.datetime.strptime(text, STAMP).replace(tzinfo=dt.UTC)
+
+
+def key_of(row: Any) -> DeliveryKey:
+    """The :class:`DeliveryKey` of a result row that has the key columns."""
+    return DeliveryKey(
+        row.subscription, row.kind, row.uid, int(row.lead_s), row.instant, row.target
+    )
+
+
+def delivery_of(row: Any) -> Delivery:
+    """A :class:`Delivery` from a result row of the ``deliveries`` table."""
+    return Delivery(
+        key=key_of(row),
+        due=row.due,
+        status=row.status,
+        attempts=int(row.attempts),
+        late=bool(row.late),
+        owner=row.owner,
+        sent_at=row.sent_at,
+        receipt=row.receipt,
+        error=row.error,
+        retry_at=row.retry_at,
+        updated_at=row.updated_at,
+    )
+
+
+_KEY = "service.database"
+_FIX = "use sqlite:///path/to/lfx-cal.db or postgresql://user:password@host/dbname"
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigError(
+            "<database>", _KEY, f"cannot parse the database URL: {exc}", _FIX
+        ) from exc
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        problem = f"unsupported database {parsed.get_backend_name()!r}"
+        raise ConfigError("<database>", _KEY, problem, _FIX)
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _engine(parsed: URL) -> Engine:
+    options: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        options = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    try:
+        engine = create_engine(parsed, **options)
+    except (ArgumentError, ImportError) as exc:
+        problem = f"no usable driver for {parsed.drivername!r}: {exc}"
+        raise ConfigError("<database>", _KEY, problem, _FIX) from exc
+    if engine.dialect.is_async:
+        engine.dispose()
+        raise ConfigError("<database>", _KEY, f"{parsed.drivername!r} is an async driver", _FIX)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def open_engine(url: str) -> tuple[str, Engine]:
+    """An engine for *url* and its display form (password masked).
+
+    ``postgres://`` and ``postgresql://`` mean psycopg 3; SQLite gets WAL and a
+    5 s busy timeout. Raises :class:`~scheduler.errors.ConfigError` for a URL
+    that cannot be parsed or names an unsupported database or driver.
+    """
+    parsed = _parse_url(url)
+    return parsed.render_as_string(hide_password=True), _engine(parsed)

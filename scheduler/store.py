@@ -1,0 +1,280 @@
+"""The reminder daemon's persistent store: SQLite or PostgreSQL through SQLAlchemy Core.
+
+It keeps the last good version of each source, fetch health, change history,
+uid aliases and the delivery ledger. Every method is one short transaction and
+the store is safe to share between threads (the daemon calls it through
+``asyncio.to_thread``) and between daemons on one database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Collection, Sequence
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+
+from feeds.ical import Revision
+from feeds.jsonout import timeline_dict, timeline_from_dict
+from feeds.model import Timeline
+from scheduler import ledger
+from scheduler.schema import (
+    ChangeRecord,
+    Delivery,
+    DeliveryKey,
+    SourceStatus,
+    aliases,
+    changes,
+    metadata,
+    open_engine,
+    parse_stamp,
+    revisions,
+    source_status,
+    stamp,
+    versions,
+)
+
+__all__ = ["ChangeRecord", "Delivery", "DeliveryKey", "SourceStatus", "Store"]
+
+
+class Store:
+    """The daemon's database. ``url`` is for display (password masked)."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self._engine = open_engine(url)
+        self.is_sqlite: bool = self._engine.dialect.name == "sqlite"
+        for attempt in range(3):  # two daemons creating the tables at once may collide
+            try:
+                metadata.create_all(self._engine, checkfirst=True)
+                break
+            except DBAPIError:
+                if attempt == 2:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _insert(self) -> Any:
+        return sqlite.insert if self.is_sqlite else postgresql.insert
+
+    # sources / versions
+
+    def last_good(self, source: str) -> tuple[str, Timeline] | None:
+        """``(digest, timeline)`` of the newest saved version of *source*, or None."""
+        query = (
+            select(versions.c.digest, versions.c.timeline_json)
+            .where(versions.c.source == source)
+            .order_by(versions.c.id.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return row.digest, timeline_from_dict(json.loads(row.timeline_json))
+
+    def save_version(self, source: str, digest: str, timeline: Timeline, at: dt.datetime) -> None:
+        """Save a successfully parsed version (nothing happens if it is the newest already)."""
+        fetched = stamp(at)
+        newest = self.last_good(source)
+        if newest is not None and newest[0] == digest:
+            return
+        row = {
+            "source": source,
+            "fetched_at": fetched,
+            "digest": digest,
+            "timeline_json": json.dumps(timeline_dict(timeline), separators=(",", ":")),
+        }
+        with self._engine.begin() as conn:
+            conn.execute(versions.insert(), row)
+
+    def record_fetch(
+        self,
+        source: str,
+        at: dt.datetime,
+        *,
+        error: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> None:
+        """Record one fetch: a success (``error`` None) or a failure.
+
+        A success sets ``last_success``, clears ``last_error`` and zeroes
+        ``failures``; a failure counts one more and keeps ``last_error``.
+        ``etag``/``last_modified`` are updated when given, kept otherwise.
+        """
+        when = stamp(at)
+        c = source_status.c
+        changes_: dict[str, Any] = {"last_attempt": when}
+        if error is None:
+            changes_.update(last_success=when, last_error=None, failures=0)
+        else:
+            changes_.update(last_error=error)
+        if etag is not None:
+            changes_["etag"] = etag
+        if last_modified is not None:
+            changes_["last_modified"] = last_modified
+        first = {"source": source, **changes_, "failures": 0 if error is None else 1}
+        update = {**changes_, "failures": 0 if error is None else c.failures + 1}
+        statement = self._insert()(source_status).values(first)
+        statement = statement.on_conflict_do_update(index_elements=[c.source], set_=update)
+        with self._engine.begin() as conn:
+            conn.execute(statement)
+
+    def source_status(self) -> list[SourceStatus]:
+        """Fetch health of every source seen, by source name."""
+        query = select(source_status).order_by(source_status.c.source)
+        with self._engine.connect() as conn:
+            return [
+                SourceStatus(
+                    r.source,
+                    r.etag,
+                    r.last_modified,
+                    r.last_attempt,
+                    r.last_success,
+                    r.last_error,
+                    int(r.failures),
+                )
+                for r in conn.execute(query)
+            ]
+
+    # identity / history
+
+    def aliases(self) -> dict[str, str]:
+        """Every alias: uid -> canonical uid."""
+        with self._engine.connect() as conn:
+            return {r.uid: r.canonical for r in conn.execute(select(aliases))}
+
+    def add_alias(self, uid: str, canonical: str) -> None:
+        """Make *uid* an alias of *canonical* (replacing an older alias of *uid*)."""
+        statement = self._insert()(aliases).values(uid=uid, canonical=canonical)
+        statement = statement.on_conflict_do_update(
+            index_elements=[aliases.c.uid], set_={"canonical": canonical}
+        )
+        with self._engine.begin() as conn:
+            conn.execute(statement)
+
+    def revisions(self) -> dict[str, Revision]:
+        """Every uid's change count and the instant of its last change."""
+        with self._engine.connect() as conn:
+            return {
+                r.uid: Revision(
+                    int(r.sequence), None if r.modified is None else parse_stamp(r.modified)
+                )
+                for r in conn.execute(select(revisions))
+            }
+
+    def record_changes(self, records: Sequence[ChangeRecord]) -> None:
+        """Append *records* and bump each changed uid's revision once (sequence+1, modified=at).
+
+        ``at`` of a record is ``YYYY-MM-DDTHH:MM:SSZ`` text; a uid's newest ``at`` wins.
+        """
+        if not records:
+            return
+        for record in records:
+            parse_stamp(record.at)  # ValueError for anything but a stored-form instant
+        latest: dict[str, str] = {}
+        for record in records:
+            latest[record.uid] = max(latest.get(record.uid, record.at), record.at)
+        insert = self._insert()(revisions)
+        bump = insert.on_conflict_do_update(
+            index_elements=[revisions.c.uid],
+            set_={"sequence": revisions.c.sequence + 1, "modified": insert.excluded.modified},
+        )
+        with self._engine.begin() as conn:
+            conn.execute(changes.insert(), [r._asdict() for r in records])
+            conn.execute(
+                bump,
+                [{"uid": u, "sequence": 1, "modified": at} for u, at in sorted(latest.items())],
+            )
+
+    def changes(self, limit: int = 100) -> list[ChangeRecord]:
+        """The newest *limit* change records, newest first."""
+        query = select(changes).order_by(changes.c.id.desc()).limit(limit)
+        with self._engine.connect() as conn:
+            return [
+                ChangeRecord(r.source, r.uid, r.kind, r.old, r.new, r.at)
+                for r in conn.execute(query)
+            ]
+
+    # ledger
+
+    def ensure(self, rows: Sequence[tuple[DeliveryKey, dt.datetime]]) -> None:
+        """Insert each ``(key, due)`` as pending; keys already in the ledger are left alone."""
+        with self._engine.begin() as conn:
+            ledger.ensure(conn, rows)
+
+    def claim(
+        self, keys: Sequence[DeliveryKey], owner: str, now: dt.datetime, lease: dt.timedelta
+    ) -> list[DeliveryKey]:
+        """Atomically claim the claimable rows of *keys* until ``now + lease``; return those."""
+        with self._engine.begin() as conn:
+            return ledger.claim(conn, keys, owner, now, lease)
+
+    def claim_due(
+        self, owner: str, now: dt.datetime, lease: dt.timedelta, limit: int = 500
+    ) -> list[Delivery]:
+        """Claim any claimable rows due by *now* (retries, expired leases), earliest first."""
+        with self._engine.begin() as conn:
+            return ledger.claim_due(conn, owner, now, lease, limit)
+
+    def mark_sent(self, key: DeliveryKey, at: dt.datetime, *, late: bool, receipt: str) -> None:
+        """Record that *key* was delivered at *at*."""
+        with self._engine.begin() as conn:
+            ledger.mark_sent(conn, key, at, late=late, receipt=receipt)
+
+    def mark_failed(
+        self, key: DeliveryKey, at: dt.datetime, error: str, *, retry_at: dt.datetime | None
+    ) -> None:
+        """Record a failure: pending again from *retry_at*, or ``failed`` for good when None."""
+        with self._engine.begin() as conn:
+            ledger.mark_failed(conn, key, at, error, retry_at=retry_at)
+
+    def mark_skipped(self, keys: Sequence[DeliveryKey], at: dt.datetime, reason: str) -> None:
+        """Mark the rows of *keys* still pending or claimed as ``skipped``."""
+        stamp(at)
+        with self._engine.begin() as conn:
+            ledger.mark_skipped(conn, keys, at, reason)
+
+    def cancel(self, uid: str, keep_instant: str | None, at: dt.datetime) -> int:
+        """Cancel pending reminders of *uid* for another deadline than *keep_instant*.
+
+        With *keep_instant* None, every pending row of *uid* (the row was removed).
+        """
+        with self._engine.begin() as conn:
+            return ledger.cancel(conn, uid, keep_instant, at)
+
+    def release(self, owner: str | None = None) -> int:
+        """Return claimed rows (of *owner*, or all) to pending; return how many."""
+        with self._engine.begin() as conn:
+            return ledger.release(conn, owner)
+
+    def deliveries(
+        self, *, statuses: Collection[str] | None = None, limit: int = 200
+    ) -> list[Delivery]:
+        """Ledger rows, newest due first."""
+        with self._engine.connect() as conn:
+            return ledger.listing(conn, statuses, limit)
+
+    def counts(self) -> dict[str, int]:
+        """Number of ledger rows per status."""
+        with self._engine.connect() as conn:
+            return ledger.counts(conn)

@@ -1,0 +1,121 @@
+"""The pure parts of the daemon: the job plan, fan-out and the change detector."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from feeds.timeline import parse_markdown
+from scheduler.changes import diff, suspicious
+from scheduler.config import Subscription
+from scheduler.plan import fan_out, jobs_for
+
+LA = ZoneInfo("America/Los_Angeles")
+NOW = dt.datetime(2031, 5, 1, tzinfo=dt.UTC)
+
+TERM = """# Term 02 - 2031 June - August
+
+### Timeline
+
+| Activity | Dates |
+|---|---|
+| Project Proposals Open | Tue, May 6 – Mon, May 19, 11AM PDT (18:00 UTC) |
+| Mentee Applications Open | Wed, May 21 – Tue, Jun 3, 5PM PDT |
+| First Stipend Payments | Wed, Jul 16 |
+"""
+
+
+def events(text: str = TERM) -> tuple:
+    return parse_markdown(text, "term.md", zone="America/Los_Angeles").events
+
+
+def sub(
+    name: str, categories: set[str], leads: tuple[int, ...] = (7, 1), **kw: object
+) -> Subscription:
+    return Subscription(
+        name, "recorder", ("t1", "t2"), frozenset(categories),
+        tuple(dt.timedelta(days=d) for d in leads), **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_jobs_are_per_event_and_lead_not_per_subscriber() -> None:
+    few = [sub("a", {"application"})]
+    many = [sub(f"s{n}", {"application"}) for n in range(1000)]
+    assert jobs_for(events(), few, LA, after=NOW) == jobs_for(events(), many, LA, after=NOW)
+    jobs = jobs_for(events(), many, LA, after=NOW)
+    assert [(j.uid, j.lead.days) for j in jobs] == [
+        ("lfx-2031-t2-mentee-applications-open@lfx-cal", 7),
+        ("lfx-2031-t2-mentee-applications-open@lfx-cal", 1),
+    ]
+    assert jobs[1].instant == dt.datetime(2031, 6, 4, 0, 0, tzinfo=dt.UTC)  # 5PM PDT
+    assert (
+        jobs[1].id
+        == "reminder|lfx-2031-t2-mentee-applications-open@lfx-cal|86400|2031-06-04T00:00:00Z"
+    )
+
+
+def test_date_only_deadline_is_due_from_the_start_of_the_day_in_the_program_zone() -> None:
+    jobs = jobs_for(events(), [sub("m", {"stipend"}, (1,))], LA, after=NOW)
+    assert [j.instant for j in jobs] == [dt.datetime(2031, 7, 16, 7, 0, tzinfo=dt.UTC)]
+
+
+def test_past_deadlines_are_not_planned_and_openings_are_opt_in() -> None:
+    late = dt.datetime(2031, 5, 20, tzinfo=dt.UTC)
+    subs = [sub("a", {"proposal", "application"}, openings=True)]
+    jobs = jobs_for(events(), subs, LA, after=late)
+    assert {j.kind for j in jobs} == {"reminder", "opening"}
+    assert all("proposals" not in j.uid for j in jobs)
+    assert [j.kind for j in jobs_for(events(), [sub("b", {"application"})], LA, after=late)] == [
+        "reminder", "reminder"
+    ]  # fmt: skip
+
+
+def test_fan_out_follows_categories_leads_and_targets() -> None:
+    subs = [sub("apps", {"application"}, (7,)), sub("all", {"application", "stipend"}, (1,)),
+            sub("money", {"stipend"}, (7,))]  # fmt: skip
+    by_uid = {e.uid: e for e in events()}
+    job = jobs_for(events(), subs, LA, after=NOW)[0]
+    keys = fan_out(job, by_uid[job.uid], subs)
+    assert [(k.subscription, k.target, k.lead_s) for k in keys] == [
+        ("apps", "t1", 604800), ("apps", "t2", 604800)
+    ]  # fmt: skip
+
+
+def test_cosmetic_edits_change_nothing() -> None:
+    cosmetic = (
+        TERM.replace("Project Proposals Open", "**Project Proposals Open**")
+        .replace("Wed, Jul 16", "Wednesday,  July 16")
+        .replace("Tue, May 6", "Tues, May 6")
+        + "\nSome new paragraph.\n"
+    )
+    assert not diff(events(), events(cosmetic))
+
+
+def test_reworded_title_with_same_dates_is_a_rename_not_an_alert() -> None:
+    renamed = events(TERM.replace("First Stipend Payments", "First Stipend Payment (mentees)"))
+    result = diff(events(), renamed)
+    assert not result
+    new, old = result.renamed[0]
+    assert (new, old) == (
+        "lfx-2031-t2-first-stipend-payment-mentees@lfx-cal",
+        "lfx-2031-t2-first-stipend-payments@lfx-cal",
+    )
+
+
+def test_moved_added_and_removed_rows_are_changes() -> None:
+    edited = TERM.replace("5PM PDT", "6PM PDT").replace(
+        "| First Stipend Payments | Wed, Jul 16 |", "| Final Mentee Evaluations | Tue, Aug 19 |"
+    )
+    result = diff(events(), events(edited))
+    assert [(o.end, n.end) for o, n in result.moved] == [
+        (dt.datetime(2031, 6, 4, 0, 0, tzinfo=dt.UTC), dt.datetime(2031, 6, 4, 1, 0, tzinfo=dt.UTC))
+    ]
+    assert [e.title for e in result.added] == ["Final Mentee Evaluations"]
+    assert [e.title for e in result.removed] == ["First Stipend Payments"]
+
+
+def test_a_document_that_lost_most_rows_is_suspicious() -> None:
+    many = events() * 2  # six rows
+    assert suspicious(many, many[:2]) is not None
+    assert suspicious(many, many[:4]) is None
+    assert suspicious(events(), ()) is None  # too few rows to judge
