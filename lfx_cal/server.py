@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from lfx_cal.web.routes import add_routes
 from notifiers import create
 from scheduler.config import Config
 from scheduler.daemon import Daemon
@@ -42,7 +43,7 @@ class State:
 async def healthz(request: web.Request) -> web.Response:
     """200 while the scheduler runs (``degraded`` when a source is failing), else 503."""
     daemon = request.app[DAEMON]
-    statuses = daemon.store.source_status()
+    statuses = await asyncio.to_thread(daemon.store.source_status)
     sources = {
         s.source: {
             "last_success": s.last_success,
@@ -70,6 +71,8 @@ def make_app(config: Config, *, feed_url: str | None = None) -> web.Application:
     app = web.Application()
     app[DAEMON] = daemon
     app.router.add_get("/healthz", healthz)
+    add_routes(app, State(daemon))
+
     async def lifespan(_app: web.Application) -> AsyncIterator[None]:
         await daemon.start()
         yield
@@ -114,4 +117,5 @@ def serve(config: Config, *, banner: str = "") -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # a proxy logs access
     asyncio.run(run(config, banner=banner))

@@ -189,11 +189,14 @@ class Daemon:
         """Rebuild the event index, the feed snapshot and the job plan."""
         self.events = {e.uid: e for t in self.timelines.values() for e in t.events}
         revisions = await asyncio.to_thread(self.store.revisions)
-        self.snapshot = build_snapshot(
-            [self.timelines[s.name] for s in self.config.sources if s.name in self.timelines],
-            revisions,
-            self.config.service.timezone,
-        )
+        timelines = [
+            self.timelines[s.name] for s in self.config.sources if s.name in self.timelines
+        ]
+        zone = self.config.service.timezone
+        snapshot = build_snapshot(timelines, revisions, zone, self.snapshot.modified)
+        if snapshot.version != self.snapshot.version:  # Last-Modified moves with the content
+            snapshot = build_snapshot(timelines, revisions, zone, self.clock())
+        self.snapshot = snapshot
         self.replan()
 
     def replan(self) -> None:
