@@ -201,6 +201,28 @@ def reminders(config_path: str, limit: int) -> None:
     raise SystemExit(run(config_path, limit))
 
 
+@cli.command()
+@click.option("--config", "config_path", required=True, help="The TOML configuration file.")
+@click.option("--out", required=True, help="Folder to write (created if missing).")
+@click.option(
+    "--base-url",
+    default=None,
+    help="Public address of the folder (e.g. https://org.github.io/repo/); "
+    "subscribe links then work without JavaScript.",
+)
+def publish(config_path: str, out: str, base_url: str | None) -> None:
+    """Write the feeds, the JSON and the web page to a folder any static host can serve.
+
+    When [service] database already exists (a running service's state), its change
+    history sets SEQUENCE and LAST-MODIFIED, as the served feeds do.
+    """
+    from lfx_cal.operate import stored_revisions
+    from lfx_cal.publish import run_publish
+
+    revisions = stored_revisions(config_path)
+    raise SystemExit(run_publish(config_path, out, base_url=base_url, revisions=revisions))
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from feeds.errors import FeedError
+from feeds.ical import Revision
 from feeds.model import Event
 from feeds.zones import zone as get_zone
 from scheduler.config import Config, Service, load_config
@@ -157,3 +158,18 @@ def reminders(path: str, limit: int) -> int:
         return 1 if failed else 0
     finally:
         store.close()
+
+
+def stored_revisions(path: str) -> dict[str, Revision] | None:
+    """The change history in the config's database, if that database already exists."""
+    try:
+        config = load_config(path)
+    except ConfigError:
+        return None  # the publisher reports the error itself
+    url = config.service.database
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return None  # never create a database just to read it
+    from scheduler.store import Store
+
+    with Store(url) as store:
+        return store.revisions()

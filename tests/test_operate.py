@@ -64,3 +64,31 @@ def test_reminders_lists_the_plan_before_anything_was_stored(tmp_path: Path) -> 
     assert "(no version stored yet" in result.output
     assert "Mentee Applications Open  -> mentees(1)" in result.output
     assert "ledger ():" in result.output
+
+
+def test_publish_takes_sequence_from_an_existing_database(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from scheduler.store import ChangeRecord, Store
+
+    config = tmp_path / "c.toml"
+    doc = (ROOT / "config" / "example-term.md").as_posix()
+    db = (tmp_path / "s.db").as_posix()
+    config.write_text(
+        f'[service]\ndatabase = "sqlite:///{db}"\n[[sources]]\nname = "x"\npath = "{doc}"\n'
+    )
+    out = tmp_path / "site"
+
+    def published() -> str:
+        result = CliRunner().invoke(cli, ["publish", "--config", str(config), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        return (out / "feeds" / "all.ics").read_bytes().decode().replace("\r\n ", "")
+
+    assert "SEQUENCE:1" not in published()
+    assert not (tmp_path / "s.db").exists()  # publishing never creates a database
+    uid = "lfx-2027-t2-mentee-applications-open@lfx-cal"
+    with Store(f"sqlite:///{db}") as store:
+        store.record_changes([ChangeRecord("x", uid, "moved", "a", "b", "2027-05-01T00:00:00Z")])
+        assert store.revisions()[uid].modified == dt.datetime(2027, 5, 1, tzinfo=dt.UTC)
+    block = published().split(f"UID:{uid}\r\n", 1)[1].split("END:VEVENT", 1)[0]
+    assert "SEQUENCE:1" in block and "LAST-MODIFIED:20270501T000000Z" in block
