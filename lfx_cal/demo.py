@@ -13,7 +13,7 @@ import datetime as dt
 from pathlib import Path
 
 from feeds.load import load
-from lfx_cal.bundled import config_dir, example_term
+from lfx_cal.bundled import example_term
 from scheduler.config import Config, parse_config
 
 STEP = dt.timedelta(minutes=2)
@@ -77,8 +77,7 @@ openings = true
     path = directory / "lfx-cal.toml"
     path.write_text(text.lstrip(), encoding="utf-8")
     banner = (
-        f"lfx-cal demo: {directory}/term.md is the bundled example term ({config_dir()}) "
-        "squeezed into minutes;\n"
+        f"lfx-cal demo: {directory}/term.md is the bundled example term squeezed into minutes;\n"
         "  the first reminder prints within a minute, then one every two minutes.\n"
         f"  Edit a time in {directory}/term.md to see a change alert; Ctrl-C stops."
     )

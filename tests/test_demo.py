@@ -1,0 +1,49 @@
+"""The README's run command: ``lfx-cal serve`` with no config prints a reminder within a minute."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from feeds.timeline import parse_markdown
+from feeds.zones import zone
+from lfx_cal.demo import demo_config, demo_document
+from scheduler.plan import jobs_for
+from tests._daemon import free_port
+
+
+def test_the_demo_term_puts_the_first_reminder_within_a_minute(tmp_path: Path) -> None:
+    now = dt.datetime(2026, 11, 21, 11, 22, 59, tzinfo=dt.UTC)
+    config, banner = demo_config(tmp_path / "demo", now, "127.0.0.1:8080")
+    timeline = parse_markdown(demo_document(now), "term.md")
+    assert timeline.warnings == () and len(timeline.events) == 12
+    jobs = jobs_for(timeline.events, config.subscriptions, zone("UTC"), after=now)
+    assert now < jobs[0].due <= now + dt.timedelta(seconds=60)
+    assert (tmp_path / "demo" / "term.md").is_file() and "term.md" in banner
+
+
+@pytest.mark.slow
+def test_serve_without_config_prints_a_reminder_within_a_minute(tmp_path: Path) -> None:
+    log = tmp_path / "out.txt"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lfx_cal", "serve", "--listen", f"127.0.0.1:{free_port()}"],
+            cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+    try:
+        end = time.monotonic() + 65
+        while time.monotonic() < end and "[reminder] Reminder:" not in log.read_text():
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.5)
+        assert "[reminder] Reminder: Project Proposals Open" in log.read_text()
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(20) == 0, log.read_text()
