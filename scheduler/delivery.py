@@ -2,7 +2,8 @@
 
 Each ledger key is claimed before it is sent and marked right after, so a crash
 can repeat at most the one message that was on the wire. Keys are claimed in
-small chunks so that a lease never runs out during a long fan-out.
+chunks of ``CHUNK``, and a chunk is abandoned once half its lease is spent, so
+no other daemon can take over a key this one is still going to send.
 """
 
 from __future__ import annotations
@@ -70,7 +71,6 @@ class Courier:
         if event is None:
             return
         keys = fan_out(job, event, self.daemon.config.subscriptions)
-        await asyncio.to_thread(self.daemon.store.ensure, [(k, job.due) for k in keys])
         kind = Kind.REMINDER if job.kind == REMINDER else Kind.OPENING
         message = self._message(event, kind, lead=job.lead)
         await self._deliver(keys, lambda _key: message, job.due, 1)
@@ -82,7 +82,6 @@ class Courier:
         if removed:
             self.removed[event.uid] = event
         now = self.daemon.clock()
-        await asyncio.to_thread(self.daemon.store.ensure, [(k, now) for k in keys])
         if old is not None and not removed:
             change = changed_from(old, event, zone=self.daemon.config.service.timezone)
         else:
@@ -92,17 +91,25 @@ class Courier:
 
     async def sweep(self) -> None:
         """Deliver what is due and unclaimed: retries, and keys a dead process left."""
-        now = self.daemon.clock()
-        rows = await asyncio.to_thread(self.daemon.store.claim_due, self.daemon.owner, now, LEASE)
-        for row in rows:
-            if self.stopping:
-                break
-            key = Key(*row.key)
-            message = self._for_key(key)
-            if message is None:
-                await self._mark_failed(key, "the event is no longer in any timeline", None)
-                continue
-            await self._send(key, message, parse_stamp(row.due), row.attempts)
+        store, owner = self.daemon.store, self.daemon.owner
+        while not self.stopping:
+            claimed_at = self.daemon.clock()
+            rows = await asyncio.to_thread(store.claim_due, owner, claimed_at, LEASE, CHUNK)
+            for row in rows:
+                if self.stopping or self._lease_spent(claimed_at):
+                    return  # unsent claims are released on stop, or expire and come back
+                key = Key(*row.key)
+                message = self._for_key(key)
+                if message is None:
+                    await self._mark_failed(key, "the event is no longer in any timeline", None)
+                    continue
+                await self._send(key, message, parse_stamp(row.due), row.attempts)
+            if len(rows) < CHUNK:
+                return
+
+    def _lease_spent(self, claimed_at: dt.datetime) -> bool:
+        """True once half the lease is gone: stop before another daemon may take the keys."""
+        return self.daemon.clock() - claimed_at > LEASE / 2
 
     # -- messages ---------------------------------------------------------------------
     def _message(self, event: Event, kind: Kind, lead: dt.timedelta | None = None) -> Message:
@@ -145,11 +152,14 @@ class Courier:
             if self.stopping:
                 return
             chunk = keys[start : start + CHUNK]
-            claimed = await asyncio.to_thread(store.claim, chunk, owner, self.daemon.clock(), LEASE)
+            # Rows are written chunk by chunk: a 10,000-target fan-out never holds them all.
+            await asyncio.to_thread(store.ensure, [(key, due) for key in chunk])
+            claimed_at = self.daemon.clock()
+            claimed = await asyncio.to_thread(store.claim, chunk, owner, claimed_at, LEASE)
             for key in claimed:
                 message = message_for(Key(*key))
-                if message is None or self.stopping:
-                    continue  # released on stop
+                if message is None or self.stopping or self._lease_spent(claimed_at):
+                    break  # released on stop, or the lease expires and the sweep retries
                 await self._send(Key(*key), message, due, attempts)
 
     async def _send(self, key: Key, message: Message, due: dt.datetime, attempts: int) -> None:

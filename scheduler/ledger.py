@@ -59,13 +59,20 @@ def _match(key: DeliveryKey) -> ColumnElement[bool]:
 
 
 def ids_of(conn: Connection, keys: Sequence[DeliveryKey], statuses: Collection[str]) -> list[int]:
-    """Row ids of *keys* whose status is in *statuses* (one indexed query per uid chunk)."""
-    wanted = set(keys)
-    uids = sorted({key.uid for key in wanted})
+    """Row ids of *keys* whose status is in *statuses*.
+
+    Keys are grouped by everything but the target, so each query is a range scan
+    of the unique index (``target IN (...)``), whatever else the ledger holds.
+    """
+    groups: dict[tuple[object, ...], list[str]] = {}
+    for key in dict.fromkeys(keys):
+        groups.setdefault(tuple(key[:-1]), []).append(key.target)
     found: list[int] = []
-    for chunk in _chunks(uids):
-        query = select(_D.id, *_KEY_COLS).where(_D.uid.in_(chunk), _STATUS.in_(statuses))
-        found.extend(row[0] for row in conn.execute(query) if DeliveryKey._make(row[1:]) in wanted)
+    for prefix, targets in groups.items():
+        same = [column == value for column, value in zip(_KEY_COLS[:-1], prefix, strict=True)]
+        for chunk in _chunks(targets):
+            query = select(_D.id).where(*same, _D.target.in_(chunk), _STATUS.in_(statuses))
+            found.extend(row[0] for row in conn.execute(query))
     return found
 
 
