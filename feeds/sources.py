@@ -57,27 +57,10 @@ def _decode(name: str, data: bytes) -> str:
 
 def fetch(url: str, *, timeout: float = TIMEOUT) -> Document:
     """GET a document over http(s); raises SourceError for any failure."""
-    import httpx
-
-    address = raw_url(url)
-    try:
-        with httpx.stream("GET", address, timeout=timeout, follow_redirects=True) as response:
-            if response.status_code != 200:
-                raise SourceError(
-                    url,
-                    f"HTTP {response.status_code} {response.reason_phrase}",
-                    "check the address; it must serve the raw document",
-                )
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_BYTES:
-                    break
-    except httpx.HTTPError as error:
-        raise SourceError(
-            url, f"cannot fetch: {error}", "check the address and the network"
-        ) from None
-    return Document(url, _decode(url, bytes(body)), address)
+    document = fetch_if_changed(url, timeout=timeout).document
+    if document is None:  # 304 to a request without validators: a broken server
+        raise SourceError(url, "HTTP 304 to an unconditional request", "check the address")
+    return document
 
 
 class Fetched(NamedTuple):
@@ -95,10 +78,10 @@ def fetch_if_changed(
     last_modified: str | None = None,
     timeout: float = TIMEOUT,
 ) -> Fetched:
-    """GET *url* with ``If-None-Match`` / ``If-Modified-Since`` from an earlier fetch.
+    """GET *url*, with ``If-None-Match`` / ``If-Modified-Since`` from an earlier fetch if given.
 
     Returns ``Fetched(None, …)`` on 304, else the document and the validators the
-    server sent; raises SourceError like :func:`fetch`.
+    server sent. Reads at most MAX_BYTES; raises SourceError for any failure.
     """
     import httpx
 
@@ -109,21 +92,28 @@ def fetch_if_changed(
         headers["If-Modified-Since"] = last_modified
     address = raw_url(url)
     try:
-        response = httpx.get(address, headers=headers, timeout=timeout, follow_redirects=True)
+        with httpx.stream(
+            "GET", address, headers=headers, timeout=timeout, follow_redirects=True
+        ) as response:
+            tags = response.headers.get("ETag"), response.headers.get("Last-Modified")
+            if response.status_code == 304:
+                return Fetched(None, tags[0] or etag, tags[1] or last_modified)
+            if response.status_code != 200:
+                raise SourceError(
+                    url,
+                    f"HTTP {response.status_code} {response.reason_phrase}",
+                    "check the address; it must serve the raw document",
+                )
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_BYTES:
+                    break
     except httpx.HTTPError as error:
         raise SourceError(
             url, f"cannot fetch: {error}", "check the address and the network"
         ) from None
-    tags = response.headers.get("ETag"), response.headers.get("Last-Modified")
-    if response.status_code == 304:
-        return Fetched(None, tags[0] or etag, tags[1] or last_modified)
-    if response.status_code != 200:
-        raise SourceError(
-            url,
-            f"HTTP {response.status_code} {response.reason_phrase}",
-            "check the address; it must serve the raw document",
-        )
-    return Fetched(Document(url, _decode(url, response.content), address), *tags)
+    return Fetched(Document(url, _decode(url, bytes(body)), address), *tags)
 
 
 def read(source: str) -> Document:

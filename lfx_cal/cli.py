@@ -216,11 +216,9 @@ def publish(config_path: str, out: str, base_url: str | None) -> None:
     When [service] database already exists (a running service's state), its change
     history sets SEQUENCE and LAST-MODIFIED, as the served feeds do.
     """
-    from lfx_cal.operate import stored_revisions
     from lfx_cal.publish import run_publish
 
-    revisions = stored_revisions(config_path)
-    raise SystemExit(run_publish(config_path, out, base_url=base_url, revisions=revisions))
+    raise SystemExit(run_publish(config_path, out, base_url=base_url))
 
 
 def main() -> None:

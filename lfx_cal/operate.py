@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from feeds.durations import format_duration
 from feeds.errors import FeedError
 from feeds.ical import Revision
 from feeds.model import Event
@@ -91,17 +92,11 @@ def _plan_lines(config: Config, events: Iterable[Event], now: dt.datetime) -> li
         keys = fan_out(job, by_uid[job.uid], config.subscriptions)
         counts = Counter(k.subscription for k in keys)
         who = ", ".join(f"{name}({count})" for name, count in counts.items())
-        lead = "" if job.kind != "reminder" else f" {_lead(job.lead)} before"
+        lead = "" if job.kind != "reminder" else f" {format_duration(job.lead)} before"
         lines.append(
             f"{job.due:%Y-%m-%d %H:%MZ}  {job.kind}{lead}  {by_uid[job.uid].title}  -> {who}"
         )
     return lines
-
-
-def _lead(value: dt.timedelta) -> str:
-    from feeds.durations import format_duration
-
-    return format_duration(value)
 
 
 def check(path: str) -> int:
@@ -148,7 +143,9 @@ def reminders(path: str, limit: int) -> int:
         click.echo(f"ledger ({', '.join(f'{k} {v}' for k, v in sorted(store.counts().items()))}):")
         for row in rows[:limit]:
             key = row.key
-            lead = f" {_lead(dt.timedelta(seconds=key.lead_s))}" if key.kind == "reminder" else ""
+            lead = ""
+            if key.kind == "reminder":
+                lead = f" {format_duration(dt.timedelta(seconds=key.lead_s))}"
             late = " (late)" if row.late else ""
             tail = f": {row.error}" if row.error else ""
             click.echo(
@@ -160,12 +157,8 @@ def reminders(path: str, limit: int) -> int:
         store.close()
 
 
-def stored_revisions(path: str) -> dict[str, Revision] | None:
+def stored_revisions(config: Config) -> dict[str, Revision] | None:
     """The change history in the config's database, if that database already exists."""
-    try:
-        config = load_config(path)
-    except ConfigError:
-        return None  # the publisher reports the error itself
     url = config.service.database
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         return None  # never create a database just to read it

@@ -97,7 +97,8 @@ def run_publish(
     """Load the configuration and every source, then publish; returns the exit status.
 
     *revisions* is the change history (uid → Revision) that sets SEQUENCE and
-    LAST-MODIFIED; without it every event is at sequence 0. Exit status 0 on
+    LAST-MODIFIED; by default it comes from ``[service] database`` when that
+    database already exists, else every event is at sequence 0. Exit status 0 on
     success, 2 on a bad configuration, an unreadable source or an unwritable folder
     (nothing is written unless every source was read).
     """
@@ -120,6 +121,10 @@ def run_publish(
     for timeline in timelines:
         for notice in timeline.warnings:
             click.echo(f"{timeline.source}:{notice.line}: warning: {notice.message}", err=True)
+    if revisions is None:
+        from lfx_cal.operate import stored_revisions
+
+        revisions = stored_revisions(config)
     snapshot = build_snapshot(timelines, revisions or {}, config.service.timezone)
     try:
         written = publish(snapshot, Path(out), base_url)

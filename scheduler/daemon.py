@@ -27,8 +27,9 @@ from notifiers import Notifier
 from scheduler.config import Config, Source
 from scheduler.delivery import Courier
 from scheduler.metrics import Metrics
-from scheduler.plan import Job, change_keys, jobs_for, stamp, what
+from scheduler.plan import OPENING, REMINDER, Job, change_keys, jobs_for, what
 from scheduler.poll import PollResult, poll
+from scheduler.schema import stamp
 from scheduler.snapshot import Snapshot, build_snapshot
 from scheduler.store import Store
 
@@ -121,7 +122,7 @@ class Daemon:
 
     def jobs(self) -> list[str]:
         """Ids of the scheduled reminder jobs (poll and sweep jobs excluded)."""
-        return [j.id for j in self.scheduler.get_jobs() if j.id.count("|") == 3]
+        return [j.id for j in self.scheduler.get_jobs() if j.id.startswith((REMINDER, OPENING))]
 
     # -- jobs -------------------------------------------------------------------------
     async def _spawn(self, what: str, arg: str) -> None:
@@ -192,10 +193,11 @@ class Daemon:
         timelines = [
             self.timelines[s.name] for s in self.config.sources if s.name in self.timelines
         ]
-        zone = self.config.service.timezone
-        snapshot = build_snapshot(timelines, revisions, zone, self.snapshot.modified)
+        snapshot = build_snapshot(
+            timelines, revisions, self.config.service.timezone, self.snapshot.modified
+        )
         if snapshot.version != self.snapshot.version:  # Last-Modified moves with the content
-            snapshot = build_snapshot(timelines, revisions, zone, self.clock())
+            snapshot = snapshot._replace(modified=self.clock())
         self.snapshot = snapshot
         self.replan()
 

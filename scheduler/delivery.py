@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from feeds.model import Event
@@ -25,7 +25,8 @@ from notifiers import (
     build_message,
     changed_from,
 )
-from scheduler.plan import CHANGED, OPENING, REMINDER, Job, Key, fan_out, stamp
+from scheduler.plan import CHANGED, OPENING, REMINDER, Job, Key, fan_out
+from scheduler.schema import parse_stamp, stamp
 
 if TYPE_CHECKING:
     from scheduler.daemon import Daemon
@@ -45,11 +46,6 @@ def backoff(attempts: int, retry_after: float | None = None) -> dt.timedelta:
     if retry_after:
         wait = max(wait, dt.timedelta(seconds=retry_after))
     return wait
-
-
-def parse_stamp(text: str) -> dt.datetime:
-    """The ledger's ``YYYY-MM-DDTHH:MM:SSZ`` back to an aware instant."""
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
 
 
 class Courier:
@@ -73,7 +69,7 @@ class Courier:
         keys = fan_out(job, event, self.daemon.config.subscriptions)
         kind = Kind.REMINDER if job.kind == REMINDER else Kind.OPENING
         message = self._message(event, kind, lead=job.lead)
-        await self._deliver(keys, lambda _key: message, job.due, 1)
+        await self._deliver(keys, message, job.due)
 
     async def alert(
         self, event: Event, old: Event | None, keys: Sequence[Key], *, removed: bool = False
@@ -81,13 +77,13 @@ class Courier:
         """Tell subscribers with ``changes = true`` that *event*'s dates changed."""
         if removed:
             self.removed[event.uid] = event
-        now = self.daemon.clock()
+        if not keys:
+            return
+        change = None
         if old is not None and not removed:
             change = changed_from(old, event, zone=self.daemon.config.service.timezone)
-        else:
-            change = None
-        message = self._change_message(event, keys[0].instant, change) if keys else None
-        await self._deliver(keys, lambda _key: message, now, 1)
+        message = self._change_message(event, keys[0].instant, change)
+        await self._deliver(keys, message, self.daemon.clock())
 
     async def sweep(self) -> None:
         """Deliver what is due and unclaimed: retries, and keys a dead process left."""
@@ -98,7 +94,7 @@ class Courier:
             for row in rows:
                 if self.stopping or self._lease_spent(claimed_at):
                     return  # unsent claims are released on stop, or expire and come back
-                key = Key(*row.key)
+                key = row.key
                 message = self._for_key(key)
                 if message is None:
                     await self._mark_failed(key, "the event is no longer in any timeline", None)
@@ -140,13 +136,8 @@ class Courier:
         return self._message(event, Kind.REMINDER, lead=dt.timedelta(seconds=key.lead_s))
 
     # -- the ledger protocol ----------------------------------------------------------
-    async def _deliver(
-        self,
-        keys: Sequence[Key],
-        message_for: Callable[[Key], Message | None],
-        due: dt.datetime,
-        attempts: int,
-    ) -> None:
+    async def _deliver(self, keys: Sequence[Key], message: Message, due: dt.datetime) -> None:
+        """First delivery of one message to *keys*: write, claim and send, chunk by chunk."""
         store, owner = self.daemon.store, self.daemon.owner
         for start in range(0, len(keys), CHUNK):
             if self.stopping:
@@ -157,10 +148,9 @@ class Courier:
             claimed_at = self.daemon.clock()
             claimed = await asyncio.to_thread(store.claim, chunk, owner, claimed_at, LEASE)
             for key in claimed:
-                message = message_for(Key(*key))
-                if message is None or self.stopping or self._lease_spent(claimed_at):
+                if self.stopping or self._lease_spent(claimed_at):
                     break  # released on stop, or the lease expires and the sweep retries
-                await self._send(Key(*key), message, due, attempts)
+                await self._send(key, message, due, attempts=1)
 
     async def _send(self, key: Key, message: Message, due: dt.datetime, attempts: int) -> None:
         store, metrics = self.daemon.store, self.daemon.metrics

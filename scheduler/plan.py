@@ -16,18 +16,11 @@ from zoneinfo import ZoneInfo
 from feeds.model import Event, as_instant
 from scheduler.changes import when
 from scheduler.config import Subscription
-from scheduler.schema import DeliveryKey
+from scheduler.schema import DeliveryKey, stamp
 
 REMINDER = "reminder"
 OPENING = "opening"
 CHANGED = "changed"
-
-
-def stamp(instant: dt.datetime) -> str:
-    """An aware instant as the ledger's text form, ``YYYY-MM-DDTHH:MM:SSZ``."""
-    if instant.tzinfo is None:
-        raise ValueError(f"naive datetime {instant!r}: give a time zone")
-    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Job(NamedTuple):

@@ -19,6 +19,7 @@ from feeds.model import Timeline
 from feeds.sources import Document, fetch_if_changed, read
 from scheduler.changes import Diff, canonical, diff, suspicious, when
 from scheduler.config import Source
+from scheduler.schema import stamp
 from scheduler.store import ChangeRecord, Store
 
 
@@ -82,7 +83,7 @@ def poll(source: Source, store: Store, zone: str, now: dt.datetime) -> PollResul
 
 
 def _records(source: str, changes: Diff, now: dt.datetime) -> list[ChangeRecord]:
-    at = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = stamp(now)
     return [
         *(ChangeRecord(source, e.uid, "added", None, when(e), at) for e in changes.added),
         *(ChangeRecord(source, e.uid, "removed", when(e), None, at) for e in changes.removed),

@@ -14,7 +14,8 @@ from feeds.model import Event
 from notifiers import Message, Notifier, Receipt
 from scheduler.config import parse_config
 from scheduler.daemon import Daemon
-from scheduler.plan import Key, stamp
+from scheduler.plan import Key
+from scheduler.schema import stamp
 from scheduler.store import Store
 
 T0 = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
