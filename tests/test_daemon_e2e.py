@@ -129,7 +129,7 @@ def test_reminders_survive_kill_and_follow_a_moved_deadline(tmp_path: Path) -> N
                 daemon.output,
             )
             new_mail_due = mail_due + dt.timedelta(minutes=1)
-            sleep_until(new_mail_due + dt.timedelta(seconds=4))
+            sleep_until(new_mail_due + dt.timedelta(seconds=6))
             final = subjects(handler)
             reminders = [r for (r, s), n in final.items() for _ in range(n) if s.startswith("Rem")]
             assert sorted(reminders) == sorted(["ada@example.org", "bob@example.org"] * 2)
