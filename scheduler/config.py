@@ -77,6 +77,9 @@ class Config:
 class _Reader:
     def __init__(self, path: str) -> None:
         self.path = path
+        # Equal category sets and lead tuples are shared: 10,000 subscriptions
+        # with the same filter then hold one frozenset, not 10,000 copies.
+        self.shared: dict[object, Any] = {}
 
     def fail(self, key: str, problem: str, fix: str = "") -> ConfigError:
         return ConfigError(self.path, key, problem, fix)
@@ -185,6 +188,10 @@ class _Reader:
         for key, value in flags.items():
             if not isinstance(value, bool):
                 raise self.fail(f"{where}.{key}", "must be true or false")
+        wanted, parsed = (
+            self.shared.setdefault(wanted, wanted),
+            self.shared.setdefault(parsed, parsed),
+        )
         return Subscription(
             self.text(table, where, "name"), notifier, tuple(targets), wanted, parsed, **flags
         )
