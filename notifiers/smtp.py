@@ -13,42 +13,33 @@ that recipient up to ``reconnects`` times), and returns one
 :class:`~notifiers.base.Outcome` per recipient. Replies 4xx are
 :class:`TransientError`, 5xx :class:`PermanentError`. The Message-ID is derived
 from the delivery key and the recipient, so a resend carries the same ID.
+
+Between calls the last connection stays open for up to :data:`IDLE_REUSE`
+seconds and is reused, so a daemon that
+sends one reminder per recipient in quick succession (a fan-out) does not pay a
+TCP and TLS handshake and an AUTH per message. :meth:`EmailNotifier.close` quits it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import smtplib
 import ssl
 import threading
+import time
 from collections.abc import Mapping, Sequence
-from email.headerregistry import Address
 from typing import Self
 
 from notifiers.base import Notifier, Outcome, Receipt, delivery_key
 from notifiers.errors import ConfigError, DeliveryError, PermanentError, TransientError
-from notifiers.mailbuild import for_recipient, message_id, parse_address, render_base
+from notifiers.mailbuild import parse_address, render_base
 from notifiers.message import Message
 from notifiers.settings import EmailSettings
+from notifiers.smtp_batch import Batch, quit_quietly, reply_error
 
-
-class _Dropped(Exception):
-    """The connection is gone (closed, reset, timed out or 421): reconnect and retry."""
-
-
-def _reply_error(code: int, reply: bytes | str, what: str, target: str) -> DeliveryError:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-    detail = f"SMTP {code} {text}".strip()
-    if 400 <= code < 500:
-        return TransientError(
-            f"{what} deferred for {target} ({detail}); retry later",
-            backend="email",
-            target=target,
-            detail=detail,
-        )
-    return PermanentError(
-        f"{what} rejected for {target} ({detail})", backend="email", target=target, detail=detail
-    )
+IDLE_REUSE = 30.0
+"""Seconds an idle connection is kept for the next send (servers allow at least 5 minutes)."""
+RENDERED = 8
+"""Rendered messages kept for the next sends (a fan-out sends one message many times)."""
 
 
 class EmailNotifier(Notifier):
@@ -69,6 +60,8 @@ class EmailNotifier(Notifier):
                 backend="email",
             ) from error
         self._lock = threading.Lock()
+        self._idle: tuple[smtplib.SMTP, float, int] | None = None  # conn, parked at, sent on it
+        self._rendered: dict[Message, bytes] = {}
 
     def __repr__(self) -> str:
         return f"EmailNotifier({self.settings!r})"
@@ -93,16 +86,62 @@ class EmailNotifier(Notifier):
     ) -> list[Outcome]:
         """Send to every target over one connection; one outcome per target, in order."""
         key = key or delivery_key(message)
-        try:
-            base = render_base(message, self._sender)
-        except (ValueError, TypeError) as error:  # a message the email package cannot build
-            failure = f"message could not be built ({error}); not sent"
-            return [
-                Outcome(t, error=PermanentError(failure, backend="email", target=t, detail=""))
-                for t in targets
-            ]
         with self._lock:
-            return _Batch(self, base, key).run(targets)
+            try:
+                base = self._render(message)
+            except (ValueError, TypeError) as error:  # a message the email package cannot build
+                failure = f"message could not be built ({error}); not sent"
+                return [
+                    Outcome(t, error=PermanentError(failure, backend="email", target=t, detail=""))
+                    for t in targets
+                ]
+            return Batch(self, base, key).run(targets)
+
+    def _render(self, message: Message) -> bytes:
+        """The message's bytes without recipient headers, from a small cache.
+
+        A fan-out sends one message to each recipient in turn; rendering the
+        MIME tree (text, HTML and an .ics) is most of the cost of a send.
+        """
+        base = self._rendered.get(message)
+        if base is None:
+            base = render_base(message, self._sender)
+            if len(self._rendered) >= RENDERED:
+                del self._rendered[next(iter(self._rendered))]
+            self._rendered[message] = base
+        return base
+
+    def close(self) -> None:
+        """Quit the idle connection, if any; the next send connects again."""
+        with self._lock:
+            quit_quietly(self._take())
+
+    def _take(self) -> smtplib.SMTP | None:
+        conn, self._idle = (self._idle or (None, 0.0, 0))[0], None
+        return conn
+
+    def _reuse(self) -> tuple[smtplib.SMTP | None, int]:
+        """The parked connection and its message count, if it was parked recently.
+
+        It is not probed: if the server closed it meanwhile, the next MAIL fails
+        before anything is sent, and the batch reconnects without counting that
+        against ``reconnects``.
+        """
+        if self._idle is None:
+            return None, 0
+        conn, parked, sent = self._idle
+        self._take()
+        if time.monotonic() - parked <= IDLE_REUSE:
+            return conn, sent
+        quit_quietly(conn)
+        return None, 0
+
+    def _park(self, conn: smtplib.SMTP, sent: int) -> None:
+        limit = self.settings.max_per_connection
+        if limit and sent >= limit:
+            quit_quietly(conn)
+        else:
+            self._idle = (conn, time.monotonic(), sent)
 
     def connect(self) -> smtplib.SMTP:
         """Open, secure and authenticate a connection; errors say what to fix."""
@@ -136,7 +175,7 @@ class EmailNotifier(Notifier):
                 str(error),
             ) from error
         except smtplib.SMTPResponseException as error:
-            err = _reply_error(
+            err = reply_error(
                 error.smtp_code, error.smtp_error, "login" if s.username else "connection", where
             )
             self._fail(conn, PermanentError, "", "")
@@ -159,118 +198,3 @@ class EmailNotifier(Notifier):
         if conn is not None:
             conn.close()
         return kind(text, backend="email", target=self.settings.host, detail=detail)
-
-
-class _Batch:
-    """One run of :meth:`EmailNotifier.send_many`: a connection and per-target outcomes."""
-
-    def __init__(self, notifier: EmailNotifier, base: bytes, key: str) -> None:
-        self.notifier = notifier
-        self.base = base
-        self.key = key
-        self.conn: smtplib.SMTP | None = None
-        self.sent_on_conn = 0
-
-    def run(self, targets: Sequence[str]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        try:
-            for index, target in enumerate(targets):
-                try:
-                    outcomes.append(Outcome(target, receipt=self.one(target)))
-                except _Fatal as fatal:  # cannot connect: the rest fail the same way
-                    rest = targets[index:]
-                    outcomes.extend(Outcome(t, error=_retarget(fatal.error, t)) for t in rest)
-                    break
-                except DeliveryError as error:
-                    outcomes.append(Outcome(target, error=error))
-        finally:
-            self.quit()
-        return outcomes
-
-    def one(self, target: str) -> Receipt:
-        try:
-            address = parse_address(target)
-        except ValueError as error:
-            raise PermanentError(
-                f"bad recipient: {error}", backend="email", target=target, detail="not sent"
-            ) from None
-        s = self.notifier.settings
-        msgid = message_id(self.key, address.addr_spec, s.message_id_domain)
-        data = for_recipient(self.base, address, msgid)
-        for attempt in range(s.reconnects + 1):
-            if self.conn is None or (
-                s.max_per_connection and self.sent_on_conn >= s.max_per_connection
-            ):
-                self.quit()
-                try:
-                    self.conn = self.notifier.connect()
-                except DeliveryError as error:
-                    raise _Fatal(error) from error
-                self.sent_on_conn = 0
-            try:
-                code, reply = self.transaction(self.conn, address, data)
-            except _Dropped as dropped:
-                self.drop()
-                if attempt == s.reconnects:
-                    raise TransientError(
-                        f"connection lost while sending to {target} ({dropped}); retry later",
-                        backend="email",
-                        target=target,
-                        detail=str(dropped),
-                    ) from None
-                continue
-            self.sent_on_conn += 1
-            return Receipt("email", address.addr_spec, msgid, f"SMTP {code} {reply}")
-        raise AssertionError("unreachable")
-
-    def transaction(self, conn: smtplib.SMTP, address: Address, data: bytes) -> tuple[int, str]:
-        """MAIL, RCPT, DATA; return the final reply; raise _Dropped or DeliveryError."""
-        target = address.addr_spec
-        try:
-            for verb, arg in (("MAIL", self.notifier._sender.addr_spec), ("RCPT", target)):
-                code, reply = conn.mail(arg) if verb == "MAIL" else conn.rcpt(arg)
-                if code == 421:
-                    raise _Dropped(f"SMTP 421 {reply.decode('utf-8', 'replace')}")
-                if code not in (250, 251):
-                    conn.rset()
-                    raise _reply_error(
-                        code, reply, "sender" if verb == "MAIL" else "recipient", target
-                    )
-            final: tuple[int, bytes | str]
-            try:
-                final = conn.data(data)
-            except smtplib.SMTPDataError as error:
-                conn.rset()
-                final = (error.smtp_code, error.smtp_error)
-            code, answer = final
-            text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
-            if code == 421:
-                raise _Dropped(f"SMTP 421 {text}")
-            if code != 250:
-                raise _reply_error(code, answer, "message", target)
-            return code, text
-        except (smtplib.SMTPServerDisconnected, OSError) as error:
-            raise _Dropped(repr(error)) from error
-
-    def drop(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-        self.conn = None
-
-    def quit(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                self.conn.quit()
-            self.drop()
-
-
-class _Fatal(Exception):
-    def __init__(self, error: DeliveryError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _retarget(error: DeliveryError, target: str) -> DeliveryError:
-    if isinstance(error, TransientError):
-        return TransientError(str(error), backend="email", target=target, detail=error.detail)
-    return type(error)(str(error), backend="email", target=target, detail=error.detail)

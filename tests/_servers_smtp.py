@@ -43,13 +43,15 @@ class Handler:
     drop_from: int = 0
     data_count: int = 0
     connections: int = 0
+    peers: set[Any] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
-        if session.host_name is None:
-            with self.lock:
+        with self.lock:  # one TCP connection is one peer address, even across STARTTLS
+            if session.peer not in self.peers:
+                self.peers.add(session.peer)
                 self.connections += 1
         session.host_name = hostname
         return responses

@@ -6,6 +6,7 @@ import datetime as dt
 import email
 import email.policy
 import ssl
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,6 +24,7 @@ from notifiers import (
     PermanentError,
     TransientError,
     build_message,
+    smtp,
 )
 from tests._servers_smtp import (
     PASSWORD,
@@ -335,3 +337,81 @@ def test_settings_validate_and_hide_the_password(tmp_path: Path) -> None:
         EmailNotifier.from_config({"host": "h", "from": "a@b.org", "ca_file": str(junk)}, {})
     with pytest.raises(ValueError, match="from"):
         EmailSettings.from_dict({"host": "h", "from": "not-an-address"}, {})
+
+
+def test_sends_in_a_row_share_one_connection_until_close(
+    starttls: LoopbackController, handler: Handler, ca: trustme.CA, tmp_path: Path
+) -> None:
+    pem = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    backend = notifier(
+        starttls.port, security="starttls", ca_file=str(pem), username=USER, password_env="SMTP_PW"
+    )
+    for n in range(3):
+        backend.send(MESSAGE, f"r{n}@example.net")
+    assert handler.connections == 1  # one handshake, one AUTH, three messages
+    assert all(m.tls and m.authenticated for m in handler.messages)
+    backend.close()
+    backend.send(MESSAGE, "r3@example.net")
+    assert handler.connections == 2
+    backend.close()
+
+
+def test_an_idle_connection_is_not_reused_after_idle_reuse(
+    plain: LoopbackController, handler: Handler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(smtp, "IDLE_REUSE", 0.0)
+    backend = notifier(plain.port, security="none")
+    backend.send(MESSAGE, "a@example.net")
+    backend.send(MESSAGE, "b@example.net")
+    assert handler.connections == 2
+    backend.close()
+
+
+def test_a_connection_the_server_closed_is_replaced_without_losing_the_message(
+    handler: Handler,
+) -> None:
+    controller = LoopbackController(handler, timeout=0.2)  # idle limit, seconds
+    controller.start()
+    try:
+        backend = notifier(controller.port, security="none", reconnects=0)
+        backend.send(MESSAGE, "a@example.net")
+        time.sleep(0.6)  # the server hangs up on the idle connection
+        assert backend.send(MESSAGE, "b@example.net").detail.startswith("SMTP 250")
+        assert [m.rcpt_tos for m in handler.messages] == [["a@example.net"], ["b@example.net"]]
+        assert handler.connections == 2
+        backend.close()
+    finally:
+        controller.stop()
+
+
+def test_max_per_connection_holds_across_sends(plain: LoopbackController, handler: Handler) -> None:
+    backend = notifier(plain.port, security="none", max_per_connection=2)
+    for n in range(5):
+        backend.send(MESSAGE, f"r{n}@example.net")
+    assert len(handler.messages) == 5
+    assert handler.connections == 3
+    backend.close()
+
+
+def test_a_message_is_rendered_once_for_many_sends(
+    plain: LoopbackController, handler: Handler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = smtp.render_base
+
+    def counting(message: object, sender: object) -> bytes:
+        calls.append(message.event.uid)  # type: ignore[attr-defined]
+        return real(message, sender)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(smtp, "render_base", counting)
+    backend = notifier(plain.port, security="none")
+    for n in range(3):
+        backend.send(MESSAGE, f"r{n}@example.net")
+    other = build_message(EVENT, Kind.REMINDER, lead=dt.timedelta(hours=1), zone="UTC")
+    backend.send(other, "r0@example.net")
+    assert calls == [EVENT.uid, EVENT.uid]  # once per distinct message
+    subjects = [parse(m.content)["Subject"] for m in handler.messages]
+    assert len(set(subjects[:3])) == 1 and subjects[3] != subjects[0]
+    assert [m.rcpt_tos for m in handler.messages][:3] == [[f"r{n}@example.net"] for n in range(3)]
+    backend.close()

@@ -1,0 +1,170 @@
+"""One :meth:`~notifiers.smtp.EmailNotifier.send_many` run: a connection, per-recipient outcomes.
+
+Kept apart from the notifier so each stays small: the notifier owns settings,
+TLS and the idle connection; a batch owns one pass over the recipients.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+from collections.abc import Sequence
+from email.headerregistry import Address
+from typing import TYPE_CHECKING
+
+from notifiers.base import Outcome, Receipt
+from notifiers.errors import DeliveryError, PermanentError, TransientError
+from notifiers.mailbuild import for_recipient, message_id, parse_address
+
+if TYPE_CHECKING:
+    from notifiers.smtp import EmailNotifier
+
+
+class Dropped(Exception):
+    """The connection is gone (closed, reset, timed out or 421): reconnect and retry."""
+
+
+def reply_error(code: int, reply: bytes | str, what: str, target: str) -> DeliveryError:
+    """The error for an SMTP reply: 4xx is transient, anything else permanent."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    detail = f"SMTP {code} {text}".strip()
+    if 400 <= code < 500:
+        return TransientError(
+            f"{what} deferred for {target} ({detail}); retry later",
+            backend="email",
+            target=target,
+            detail=detail,
+        )
+    return PermanentError(
+        f"{what} rejected for {target} ({detail})", backend="email", target=target, detail=detail
+    )
+
+
+class Batch:
+    """One run of :meth:`EmailNotifier.send_many`: a connection and per-target outcomes."""
+
+    def __init__(self, notifier: EmailNotifier, base: bytes, key: str) -> None:
+        self.notifier = notifier
+        self.base = base
+        self.key = key
+        self.conn, self.sent_on_conn = notifier._reuse()
+        self.reused = self.conn is not None  # the server may have closed it since
+
+    def run(self, targets: Sequence[str]) -> list[Outcome]:
+        """Send to every target; park the connection for reuse if all went cleanly."""
+        outcomes: list[Outcome] = []
+        try:
+            for index, target in enumerate(targets):
+                try:
+                    outcomes.append(Outcome(target, receipt=self.one(target)))
+                except _Fatal as fatal:  # cannot connect: the rest fail the same way
+                    rest = targets[index:]
+                    outcomes.extend(Outcome(t, error=_retarget(fatal.error, t)) for t in rest)
+                    break
+                except DeliveryError as error:
+                    outcomes.append(Outcome(target, error=error))
+        except BaseException:  # mid-transaction, perhaps: never hand this connection on
+            self.quit()
+            raise
+        if self.conn is not None:
+            self.notifier._park(self.conn, self.sent_on_conn)
+        return outcomes
+
+    def one(self, target: str) -> Receipt:
+        """Send to one target, reconnecting up to ``reconnects`` times if dropped."""
+        try:
+            address = parse_address(target)
+        except ValueError as error:
+            raise PermanentError(
+                f"bad recipient: {error}", backend="email", target=target, detail="not sent"
+            ) from None
+        s = self.notifier.settings
+        msgid = message_id(self.key, address.addr_spec, s.message_id_domain)
+        data = for_recipient(self.base, address, msgid)
+        spare = int(self.reused)  # a drop of a parked connection costs no reconnect
+        self.reused = False
+        for attempt in range(s.reconnects + 1 + spare):
+            if self.conn is None or (
+                s.max_per_connection and self.sent_on_conn >= s.max_per_connection
+            ):
+                self.quit()
+                try:
+                    self.conn = self.notifier.connect()
+                except DeliveryError as error:
+                    raise _Fatal(error) from error
+                self.sent_on_conn = 0
+            try:
+                code, reply = self.transaction(self.conn, address, data)
+            except Dropped as dropped:
+                self.drop()
+                if attempt == s.reconnects + spare:
+                    raise TransientError(
+                        f"connection lost while sending to {target} ({dropped}); retry later",
+                        backend="email",
+                        target=target,
+                        detail=str(dropped),
+                    ) from None
+                continue
+            self.sent_on_conn += 1
+            return Receipt("email", address.addr_spec, msgid, f"SMTP {code} {reply}")
+        raise AssertionError("unreachable")
+
+    def transaction(self, conn: smtplib.SMTP, address: Address, data: bytes) -> tuple[int, str]:
+        """MAIL, RCPT, DATA; return the final reply; raise Dropped or DeliveryError."""
+        target = address.addr_spec
+        try:
+            for verb, arg in (("MAIL", self.notifier._sender.addr_spec), ("RCPT", target)):
+                code, reply = conn.mail(arg) if verb == "MAIL" else conn.rcpt(arg)
+                if code == 421:
+                    raise Dropped(f"SMTP 421 {reply.decode('utf-8', 'replace')}")
+                if code not in (250, 251):
+                    conn.rset()
+                    raise reply_error(
+                        code, reply, "sender" if verb == "MAIL" else "recipient", target
+                    )
+            final: tuple[int, bytes | str]
+            try:
+                final = conn.data(data)
+            except smtplib.SMTPDataError as error:
+                conn.rset()
+                final = (error.smtp_code, error.smtp_error)
+            code, answer = final
+            text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
+            if code == 421:
+                raise Dropped(f"SMTP 421 {text}")
+            if code != 250:
+                raise reply_error(code, answer, "message", target)
+            return code, text
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            raise Dropped(repr(error)) from error
+
+    def drop(self) -> None:
+        """Close the connection without QUIT (it is already gone)."""
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+
+    def quit(self) -> None:
+        """QUIT and close the connection, if any."""
+        quit_quietly(self.conn)
+        self.conn = None
+
+
+def quit_quietly(conn: smtplib.SMTP | None) -> None:
+    """QUIT politely, then close whatever the server answered."""
+    if conn is not None:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            conn.quit()
+        conn.close()
+
+
+class _Fatal(Exception):
+    def __init__(self, error: DeliveryError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _retarget(error: DeliveryError, target: str) -> DeliveryError:
+    if isinstance(error, TransientError):
+        return TransientError(str(error), backend="email", target=target, detail=error.detail)
+    return type(error)(str(error), backend="email", target=target, detail=error.detail)
