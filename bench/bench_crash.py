@@ -14,13 +14,14 @@ claimed row. Lost = addresses that never got the reminder; duplicates = extra
 copies beyond the first (each kill may repeat at most the message on the wire).
 
 The database is SQLite in a temporary directory, or with ``--database
-postgres`` a throwaway PostgreSQL server (its claims are not released on
-restart, since other daemons may share it: rows claimed by a killed daemon wait
-for their 5-minute lease, so that variant takes about six minutes).
+postgres`` a throwaway PostgreSQL server. There claims are not released blindly
+on restart, since other daemons may share the ledger: a daemon's first sweep
+puts back the claims of daemons whose presence lock is gone (see
+``scheduler/presence.py``).
 
 Goal: 0 lost, duplicates ≤ number of kills.
 
-Run: ``python bench/bench_crash.py`` (about a minute).
+Run: ``python bench/bench_crash.py`` (about a minute; add ``--database postgres``).
 """
 
 from __future__ import annotations

@@ -81,6 +81,7 @@ class Daemon:
     # -- life cycle -------------------------------------------------------------------
     async def start(self) -> None:
         """Load the last good versions, start the scheduler, poll every source once."""
+        await asyncio.to_thread(self.store.hold, self.owner)  # alive before claiming anything
         if self.store.is_sqlite:
             # One process per SQLite file: claims still open are from a crashed run.
             released = await asyncio.to_thread(self.store.release)
@@ -106,6 +107,7 @@ class Daemon:
             args=["sweep", ""],
             id="sweep",
             replace_existing=True,
+            next_run_time=utcnow(),  # at once: a dead daemon's claims and due retries
         )
         await self.refresh()
 

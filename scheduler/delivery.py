@@ -88,9 +88,15 @@ class Courier:
     async def sweep(self) -> None:
         """Deliver what is due and unclaimed: retries, and keys a dead process left."""
         store, owner = self.daemon.store, self.daemon.owner
+        if not store.is_sqlite:
+            orphans = await asyncio.to_thread(store.release_orphans, owner)
+            if orphans:
+                log.warning("released %d deliveries claimed by a daemon that is gone", orphans)
         while not self.stopping:
             claimed_at = self.daemon.clock()
             rows = await asyncio.to_thread(store.claim_due, owner, claimed_at, LEASE, CHUNK)
+            if rows and not await self._present():
+                return
             for row in rows:
                 if self.stopping or self._lease_spent(claimed_at):
                     return  # unsent claims are released on stop, or expire and come back
@@ -102,6 +108,19 @@ class Courier:
                 await self._send(key, message, parse_stamp(row.due), row.attempts)
             if len(rows) < CHUNK:
                 return
+
+    async def _present(self) -> bool:
+        """True unless this daemon's presence (PostgreSQL) was lost since its previous claim.
+
+        If the session holding it was lost, other daemons may have put back
+        (and taken) what this one claimed: the chunk is abandoned, and its
+        remaining claims come back when their lease expires.
+        """
+        store = self.daemon.store
+        if store.is_sqlite or await asyncio.to_thread(store.hold, self.daemon.owner):
+            return True
+        log.warning("lost the database session that marks this daemon alive; chunk abandoned")
+        return False
 
     def _lease_spent(self, claimed_at: dt.datetime) -> bool:
         """True once half the lease is gone: stop before another daemon may take the keys."""
@@ -147,6 +166,8 @@ class Courier:
             await asyncio.to_thread(store.ensure, [(key, due) for key in chunk])
             claimed_at = self.daemon.clock()
             claimed = await asyncio.to_thread(store.claim, chunk, owner, claimed_at, LEASE)
+            if claimed and not await self._present():
+                return
             for key in claimed:
                 if self.stopping or self._lease_spent(claimed_at):
                     break  # released on stop, or the lease expires and the sweep retries

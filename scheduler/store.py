@@ -23,6 +23,7 @@ from feeds.ical import Revision
 from feeds.jsonout import timeline_dict, timeline_from_dict
 from feeds.model import Timeline
 from scheduler import ledger
+from scheduler.presence import Presence, release_orphans
 from scheduler.schema import (
     ChangeRecord,
     Delivery,
@@ -48,6 +49,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url, self._engine = open_engine(url)
         self.is_sqlite: bool = self._engine.dialect.name == "sqlite"
+        self._presence: Presence | None = None
         for attempt in range(3):  # two daemons creating the tables at once may collide
             try:
                 metadata.create_all(self._engine, checkfirst=True)
@@ -58,7 +60,9 @@ class Store:
                 time.sleep(0.2 * (attempt + 1))
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and end the presence session)."""
+        if self._presence is not None:
+            self._presence.close()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -266,6 +270,26 @@ class Store:
         """Return claimed rows (of *owner*, or all) to pending; return how many."""
         with self._engine.begin() as conn:
             return ledger.release(conn, owner)
+
+    def hold(self, owner: str) -> bool:
+        """PostgreSQL: announce that *owner* is alive (see :mod:`scheduler.presence`).
+
+        Call before claiming anything; later calls return False if the presence
+        was lost (and retaken) since the previous call. Always True on SQLite.
+        """
+        if self.is_sqlite:
+            return True
+        if self._presence is None:
+            self._presence = Presence(self._engine, owner)
+            return True
+        return self._presence.held()
+
+    def release_orphans(self, owner: str) -> int:
+        """PostgreSQL: return the claims of daemons that are gone to pending; how many."""
+        if self.is_sqlite:
+            return 0
+        with self._engine.begin() as conn:
+            return release_orphans(conn, owner)
 
     def deliveries(
         self, *, statuses: Collection[str] | None = None, limit: int = 200
