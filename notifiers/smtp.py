@@ -114,34 +114,29 @@ class EmailNotifier(Notifier):
     def close(self) -> None:
         """Quit the idle connection, if any; the next send connects again."""
         with self._lock:
-            quit_quietly(self._take())
-
-    def _take(self) -> smtplib.SMTP | None:
-        conn, self._idle = (self._idle or (None, 0.0, 0))[0], None
-        return conn
+            idle, self._idle = self._idle, None
+            if idle is not None:
+                quit_quietly(idle[0])
 
     def _reuse(self) -> tuple[smtplib.SMTP | None, int]:
         """The parked connection and its message count, if it was parked recently.
 
         It is not probed: if the server closed it meanwhile, the next MAIL fails
         before anything is sent, and the batch reconnects without counting that
-        against ``reconnects``.
+        against ``reconnects``. One that reached ``max_per_connection`` is
+        replaced by the batch like any other.
         """
-        if self._idle is None:
+        idle, self._idle = self._idle, None
+        if idle is None:
             return None, 0
-        conn, parked, sent = self._idle
-        self._take()
+        conn, parked, sent = idle
         if time.monotonic() - parked <= IDLE_REUSE:
             return conn, sent
         quit_quietly(conn)
         return None, 0
 
     def _park(self, conn: smtplib.SMTP, sent: int) -> None:
-        limit = self.settings.max_per_connection
-        if limit and sent >= limit:
-            quit_quietly(conn)
-        else:
-            self._idle = (conn, time.monotonic(), sent)
+        self._idle = (conn, time.monotonic(), sent)
 
     def connect(self) -> smtplib.SMTP:
         """Open, secure and authenticate a connection; errors say what to fix."""

@@ -82,11 +82,12 @@ class Daemon:
     async def start(self) -> None:
         """Load the last good versions, start the scheduler, poll every source once."""
         await asyncio.to_thread(self.store.hold, self.owner)  # alive before claiming anything
-        if self.store.is_sqlite:
-            # One process per SQLite file: claims still open are from a crashed run.
+        if self.store.is_sqlite:  # one process per file: open claims are a crashed run's
             released = await asyncio.to_thread(self.store.release)
-            if released:
-                log.warning("released %d deliveries claimed by a previous run", released)
+        else:  # only the claims of daemons whose presence lock is gone
+            released = await asyncio.to_thread(self.store.release_orphans, self.owner)
+        if released:
+            log.warning("released %d deliveries claimed by a previous run", released)
         for source in self.config.sources:
             last = await asyncio.to_thread(self.store.last_good, source.name)
             if last is not None:
@@ -107,7 +108,6 @@ class Daemon:
             args=["sweep", ""],
             id="sweep",
             replace_existing=True,
-            next_run_time=utcnow(),  # at once: a dead daemon's claims and due retries
         )
         await self.refresh()
 

@@ -88,10 +88,9 @@ class Courier:
     async def sweep(self) -> None:
         """Deliver what is due and unclaimed: retries, and keys a dead process left."""
         store, owner = self.daemon.store, self.daemon.owner
-        if not store.is_sqlite:
-            orphans = await asyncio.to_thread(store.release_orphans, owner)
-            if orphans:
-                log.warning("released %d deliveries claimed by a daemon that is gone", orphans)
+        orphans = await asyncio.to_thread(store.release_orphans, owner)
+        if orphans:
+            log.warning("released %d deliveries claimed by a daemon that is gone", orphans)
         while not self.stopping:
             claimed_at = self.daemon.clock()
             rows = await asyncio.to_thread(store.claim_due, owner, claimed_at, LEASE, CHUNK)
@@ -116,8 +115,7 @@ class Courier:
         (and taken) what this one claimed: the chunk is abandoned, and its
         remaining claims come back when their lease expires.
         """
-        store = self.daemon.store
-        if store.is_sqlite or await asyncio.to_thread(store.hold, self.daemon.owner):
+        if await asyncio.to_thread(self.daemon.store.hold, self.daemon.owner):
             return True
         log.warning("lost the database session that marks this daemon alive; chunk abandoned")
         return False

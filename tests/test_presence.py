@@ -22,15 +22,12 @@ KEYS = [
     for n in range(5)
 ]
 CHILD = """
-import datetime as dt, sys, time
-from scheduler.store import DeliveryKey, Store
+import sys, time
+from scheduler.store import Store
+from tests.test_presence import KEYS, LEASE, T0
 store = Store(sys.argv[1])
 store.hold("child")
-keys = [DeliveryKey("team", "reminder", "e@lfx-cal", 86400, "2030-03-02T12:00:00Z", f"slack:#c{n}")
-        for n in range(5)]
-t0 = dt.datetime(2030, 3, 1, 12, tzinfo=dt.UTC)
-claimed = store.claim(keys, "child", t0, dt.timedelta(minutes=5))
-print(len(claimed), flush=True)
+print(len(store.claim(KEYS, "child", T0, LEASE)), flush=True)
 time.sleep(120)
 """
 
