@@ -26,11 +26,13 @@ def parse_document(document: Document, *, zone: str = "America/Los_Angeles",
 
         return parse_schedule(document.text, document.name, zone=zone, term=term, url=document.url)
     from feeds.timeline import parse_markdown
+    from feeds.written import attach_zones
 
-    return parse_markdown(
+    timeline = parse_markdown(
         document.text, document.name, zone=zone, term=term, path=document.url or document.name,
         url=document.url,
     )  # fmt: skip
+    return attach_zones(timeline, document.text, zone)
 
 
 def load(source: str, *, zone: str = "America/Los_Angeles", term: str | None = None) -> Timeline:

@@ -8,6 +8,7 @@ Unknown keys, wrong types, bad durations and unknown zones raise
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,10 +18,12 @@ from typing import Any
 from feeds.categories import ROLES, expand
 from feeds.durations import parse_duration
 from feeds.errors import DurationError
+from feeds.meaning import Rules
 from feeds.zones import valid_zone
 from scheduler.errors import ConfigError
 
 DEFAULT_DATABASE = "sqlite:///lfx-cal.sqlite3"
+_CLOCK = re.compile(r"\d{1,2}:\d{2}")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,15 @@ class Service:
     timezone: str = "America/Los_Angeles"
     listen: str = "127.0.0.1:8080"
     misfire_grace: dt.timedelta = dt.timedelta(hours=1)
+    date_deadline_time: dt.time | None = None
+    """Local time a date-only close means; None: the end of that day."""
+    notice_hour: int = 9
+    """Local hour (program zone) of morning notices: informational days, date-only openings."""
+
+    @property
+    def rules(self) -> Rules:
+        """The meaning rules (:mod:`feeds.meaning`) these settings give."""
+        return Rules(self.timezone, self.date_deadline_time, self.notice_hour)
 
 
 @dataclass(frozen=True)
@@ -110,7 +122,18 @@ class _Reader:
     def service(self, table: Any) -> Service:
         if not isinstance(table, dict):
             raise self.fail("service", "must be a table", "write [service]")
-        self.keys(table, "service", {"database", "timezone", "listen", "misfire_grace"})
+        self.keys(
+            table,
+            "service",
+            {
+                "database",
+                "timezone",
+                "listen",
+                "misfire_grace",
+                "date_deadline_time",
+                "notice_hour",
+            },
+        )
         zone = self.text(table, "service", "timezone", Service.timezone)
         if not valid_zone(zone):
             raise self.fail(
@@ -129,7 +152,28 @@ class _Reader:
             timezone=zone,
             listen=listen,
             misfire_grace=self.duration(table, "service", "misfire_grace", "1h"),
+            date_deadline_time=self.clock(table.get("date_deadline_time")),
+            notice_hour=self.hour(table.get("notice_hour", Service.notice_hour)),
         )
+
+    def clock(self, value: Any) -> dt.time | None:
+        key = "service.date_deadline_time"
+        if value is None:
+            return None
+        fix = 'write "HH:MM" in the program zone, e.g. "17:00", or leave it out (end of day)'
+        if not isinstance(value, str) or not _CLOCK.fullmatch(value):
+            raise self.fail(key, f"{value!r} is not a time of day", fix)
+        hour, minute = (int(part) for part in value.split(":"))
+        if hour > 23 or minute > 59:
+            raise self.fail(key, f"{value!r} is not a time of day", fix)
+        return dt.time(hour, minute)
+
+    def hour(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 23:
+            raise self.fail(
+                "service.notice_hour", f"must be an hour 0-23, not {value!r}", "e.g. 9 (09:00)"
+            )
+        return value
 
     def source(self, index: int, table: Any) -> Source:
         where = f"sources[{index}]"

@@ -13,8 +13,10 @@ import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
-from feeds.model import Event
+from feeds.categories import ROLES
+from feeds.model import CATEGORIES, Event
 from notifiers import (
     Change,
     DeliveryError,
@@ -25,7 +27,7 @@ from notifiers import (
     build_message,
     changed_from,
 )
-from scheduler.plan import CHANGED, OPENING, REMINDER, Job, Key, fan_out
+from scheduler.plan import CHANGED, OPENING, REMINDER, TODAY, Job, Key, fan_out
 from scheduler.schema import parse_stamp, stamp
 
 if TYPE_CHECKING:
@@ -38,6 +40,29 @@ LATE_AFTER = dt.timedelta(seconds=5)
 """A reminder sent later than this after its due time is marked late."""
 MAX_ATTEMPTS = 6
 BACKOFF = dt.timedelta(seconds=30)
+
+
+def feed_for(all_feed: str, categories: frozenset[str]) -> str:
+    """The feed a subscription's messages link to: its role's feed, or ``all`` narrowed.
+
+    *all_feed* is the address of ``all.ics``; a subscription whose categories
+    are exactly a role preset links to that role's feed (``mentee.ics``), one
+    with every category to ``all.ics``, any other to ``all.ics?category=…``.
+    """
+    base = all_feed.rsplit("/", 1)[0]
+    if categories >= frozenset(CATEGORIES):
+        return all_feed
+    for role, members in ROLES.items():
+        if categories == frozenset(members):
+            return f"{base}/{role}.ics"
+    return all_feed + "?" + urlencode([("category", c) for c in sorted(categories)])
+
+
+def _by_subscription(keys: Sequence[Key]) -> list[tuple[str, list[Key]]]:
+    groups: dict[str, list[Key]] = {}
+    for key in keys:
+        groups.setdefault(key.subscription, []).append(key)
+    return list(groups.items())
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> dt.timedelta:
@@ -62,14 +87,18 @@ class Courier:
 
     # -- entry points -----------------------------------------------------------------
     async def fire(self, job: Job) -> None:
-        """A job's moment has come: fan out to every subscriber target and deliver."""
+        """A job's moment has come: fan out to every subscriber target and deliver.
+
+        Each subscription gets its own message (its link is its own feed).
+        """
         event = self.daemon.events.get(job.uid)
         if event is None:
             return
         keys = fan_out(job, event, self.daemon.config.subscriptions)
-        kind = Kind.REMINDER if job.kind == REMINDER else Kind.OPENING
-        message = self._message(event, kind, lead=job.lead)
-        await self._deliver(keys, message, job.due)
+        kind = {REMINDER: Kind.REMINDER, TODAY: Kind.TODAY}.get(job.kind, Kind.OPENING)
+        for name, group in _by_subscription(keys):
+            message = self._message(event, kind, lead=job.lead, subscription=name)
+            await self._deliver(group, message, job.due)
 
     async def alert(
         self, event: Event, old: Event | None, keys: Sequence[Key], *, removed: bool = False
@@ -82,8 +111,10 @@ class Courier:
         change = None
         if old is not None and not removed:
             change = changed_from(old, event, zone=self.daemon.config.service.timezone)
-        message = self._change_message(event, keys[0].instant, change)
-        await self._deliver(keys, message, self.daemon.clock())
+        now = self.daemon.clock()
+        for name, group in _by_subscription(keys):
+            message = self._change_message(event, keys[0].instant, change, subscription=name)
+            await self._deliver(group, message, now)
 
     async def sweep(self) -> None:
         """Deliver what is due and unclaimed: retries, and keys a dead process left."""
@@ -125,32 +156,53 @@ class Courier:
         return self.daemon.clock() - claimed_at > LEASE / 2
 
     # -- messages ---------------------------------------------------------------------
-    def _message(self, event: Event, kind: Kind, lead: dt.timedelta | None = None) -> Message:
+    def _feed(self, subscription: str) -> str | None:
+        if self.feed_url is None:
+            return None
+        return feed_for(self.feed_url, self.daemon.config.subscription(subscription).categories)
+
+    def _message(
+        self, event: Event, kind: Kind, *, subscription: str, lead: dt.timedelta | None = None
+    ) -> Message:
+        service = self.daemon.config.service
         return build_message(
-            event, kind, lead=lead, zone=self.daemon.config.service.timezone, feed_url=self.feed_url
+            event,
+            kind,
+            lead=lead,
+            zone=service.timezone,
+            rules=service.rules,
+            feed_url=self._feed(subscription),
         )
 
-    def _change_message(self, event: Event, what: str, change: Change | None) -> Message:
+    def _change_message(
+        self, event: Event, what: str, change: Change | None, *, subscription: str
+    ) -> Message:
         if change is None:
             old, _, new = what.partition("|")
             change = Change("dates", old, "removed" if new == "-" else new)
+        service = self.daemon.config.service
         return build_message(
             event,
             Kind.CHANGED,
             change=change,
-            zone=self.daemon.config.service.timezone,
-            feed_url=self.feed_url,
+            zone=service.timezone,
+            rules=service.rules,
+            feed_url=self._feed(subscription),
         )
 
     def _for_key(self, key: Key) -> Message | None:
         event = self.daemon.events.get(key.uid) or self.removed.get(key.uid)
         if event is None:
             return None
+        name = key.subscription
         if key.kind == CHANGED:
-            return self._change_message(event, key.instant, None)
+            return self._change_message(event, key.instant, None, subscription=name)
         if key.kind == OPENING:
-            return self._message(event, Kind.OPENING)
-        return self._message(event, Kind.REMINDER, lead=dt.timedelta(seconds=key.lead_s))
+            return self._message(event, Kind.OPENING, subscription=name)
+        if key.kind == TODAY:
+            return self._message(event, Kind.TODAY, subscription=name)
+        lead = dt.timedelta(seconds=key.lead_s)
+        return self._message(event, Kind.REMINDER, lead=lead, subscription=name)
 
     # -- the ledger protocol ----------------------------------------------------------
     async def _deliver(self, keys: Sequence[Key], message: Message, due: dt.datetime) -> None:

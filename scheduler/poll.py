@@ -62,6 +62,8 @@ def poll(source: Source, store: Store, zone: str, now: dt.datetime) -> PollResul
     digest = hashlib.sha256(document.text.encode()).hexdigest()
     if last is not None and last[0] == digest:
         store.record_fetch(source.name, now, etag=etag, last_modified=modified)
+        if current is not None:  # a version saved before written zones were kept
+            current = _zones_from(current, timeline)
         return PollResult(source.name, current, Diff())
     aliases = store.aliases()
     events = canonical(timeline.events, aliases)
@@ -80,6 +82,15 @@ def poll(source: Source, store: Store, zone: str, now: dt.datetime) -> PollResul
     store.record_changes(_records(source.name, changes, now))
     store.record_fetch(source.name, now, etag=etag, last_modified=modified)
     return PollResult(source.name, timeline, changes, first=current is None)
+
+
+def _zones_from(current: Timeline, parsed: Timeline) -> Timeline:
+    """*current* with the written zones of the same rows (by line) of *parsed*."""
+    zones = {e.line: e.zones for e in parsed.events}
+    return replace(
+        current,
+        events=tuple(replace(e, zones=zones.get(e.line, e.zones)) for e in current.events),
+    )
 
 
 def _records(source: str, changes: Diff, now: dt.datetime) -> list[ChangeRecord]:

@@ -103,7 +103,7 @@ def test_reminders_survive_kill_and_follow_a_moved_deadline(tmp_path: Path) -> N
             wait_for(lambda: len(handler.messages) >= 2, 30, daemon.output)
             first = subjects(handler)
             assert sorted(r for r, _ in first) == ["ada@example.org", "bob@example.org"]
-            assert all(s.startswith("Reminder: Mentee Applications Close") for _, s in first)
+            assert all(s.startswith("Mentee applications close in") for _, s in first)
 
             # 2. kill -9 just before the Slack reminder is due, restart after it.
             sleep_until(slack_due - dt.timedelta(seconds=3))
@@ -114,7 +114,7 @@ def test_reminders_survive_kill_and_follow_a_moved_deadline(tmp_path: Path) -> N
             wait_for(lambda: len(slack.posts()) >= 1, 20, daemon.output)
             time.sleep(2)
             assert len(slack.posts()) == 1, "the missed reminder must be sent exactly once"
-            assert slack.posts()[0].body["text"].startswith("Reminder:")
+            assert slack.posts()[0].body["text"].startswith("Mentee applications close in")
             ledger = run_cli("reminders", config)
             assert "SENT (late)" in ledger and "slack:#deadlines" in ledger
 

@@ -40,10 +40,10 @@ def test_serve_without_config_prints_a_reminder_within_a_minute(tmp_path: Path) 
         )  # fmt: skip
     try:
         end = time.monotonic() + 65
-        while time.monotonic() < end and "[reminder] Reminder:" not in log.read_text():
+        while time.monotonic() < end and "[reminder] " not in log.read_text():
             assert process.poll() is None, log.read_text()
             time.sleep(0.5)
-        assert "[reminder] Reminder: Project Proposals Open" in log.read_text()
+        assert "[reminder] Project proposals close in 1 minute — " in log.read_text()
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(20) == 0, log.read_text()
