@@ -88,6 +88,7 @@ _EVENT_WORDS = re.compile(
     r"celebrat\w*|last day of)\b",
     re.IGNORECASE,
 )
+_TERM_ID = re.compile(r"lfx-(\d{4})-t(\d+)", re.IGNORECASE)
 _DEADLINE_CATEGORIES = frozenset({"proposal", "application", "review", "evaluation"})
 
 
@@ -253,6 +254,30 @@ def same_deadline_window(event: Event, rules: Rules) -> tuple[dt.datetime, dt.da
         return None
     day = event.deadline
     return day_start(day, rules), day_start(day + DAY, rules)
+
+
+_TRAILING = re.compile(
+    r"\s*[-–—:]?\s*\b(open|opens|deadlines?|due|close|closes|period|window|begins?|starts?)\s*$",
+    re.IGNORECASE,
+)
+
+
+def subject(title: str) -> str:
+    """The thing a row is about, in sentence case.
+
+    "Mentee Applications Open" → "Mentee applications" (acronyms and names stay).
+    """
+    text = " ".join(title.split())
+    stripped = _TRAILING.sub("", text)
+    words = (stripped or text).split(" ")
+    out = [words[0]] + [w.lower() if w[:1].isupper() and w[1:].islower() else w for w in words[1:]]
+    return " ".join(out) or "(untitled)"
+
+
+def term_label(term: str) -> str:
+    """A short name for a term in merged feeds: ``lfx-2026-t3`` → ``LFX 2026 T3``."""
+    match = _TERM_ID.fullmatch(term)
+    return f"LFX {match[1]} T{int(match[2])}" if match else term
 
 
 def written_day(value: Endpoint, written_zone: str | None, rules: Rules) -> dt.date:

@@ -17,10 +17,9 @@ from feeds.durations import format_duration
 from feeds.errors import FeedError
 from feeds.ical import Revision
 from feeds.model import Event
-from feeds.zones import zone as get_zone
 from scheduler.config import Config, Service, load_config
 from scheduler.errors import ConfigError
-from scheduler.plan import Job, fan_out, jobs_for
+from scheduler.plan import Job, fan_out, jobs_for, skipped_leads
 
 
 def open_config(path: str | None, demo_dir: str, listen: str | None) -> Config | None:
@@ -83,7 +82,7 @@ def _read(config: Config) -> tuple[list[Event], int]:
 def _plan_lines(config: Config, events: Iterable[Event], now: dt.datetime) -> list[str]:
     by_uid = {e.uid: e for e in events}
     jobs: list[Job] = jobs_for(
-        by_uid.values(), config.subscriptions, get_zone(config.service.timezone), after=now
+        by_uid.values(), config.subscriptions, config.service.rules, after=now
     )
     lines = []
     for job in jobs:
@@ -112,6 +111,11 @@ def check(path: str) -> int:
     click.echo(f"plan: {len(lines)} upcoming reminders")
     for line in lines:
         click.echo(f"  {line}")
+    skipped = skipped_leads(events, config.subscriptions, config.service.rules)
+    if skipped:
+        click.echo(f"skipped leads: {len(skipped)} (they do not apply to these rows)")
+    for event, lead, reason in skipped:
+        click.echo(f"  {format_duration(lead)} before {event.title}: {reason}")
     return 1 if failures else 0
 
 

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feeds.meaning import RowKind, Rules, close_of, day_start, kind_of, reminder_instant
+from feeds.meaning import (
+    RowKind,
+    Rules,
+    close_of,
+    day_start,
+    kind_of,
+    reminder_instant,
+    subject,
+)
 from feeds.model import Endpoint, Event
 from feeds.zones import zone as get_zone
 from notifiers.errors import ConfigError
@@ -124,24 +132,6 @@ def close_text(value: Endpoint, rules: Rules) -> str:
         noon = dt.datetime.combine(value, dt.time(12), rules.tz)
         return f"{_day(value)}, end of day ({noon.tzname()})"
     return human_instant(close_of(value, rules), rules.tz)
-
-
-_TRAILING = re.compile(
-    r"\s*[-–—:]?\s*\b(open|opens|deadlines?|due|close|closes|period|window|begins?|starts?)\s*$",
-    re.IGNORECASE,
-)
-
-
-def subject(title: str) -> str:
-    """The thing a row is about, in sentence case.
-
-    "Mentee Applications Open" → "Mentee applications" (acronyms and names stay).
-    """
-    text = one_line(title)
-    stripped = _TRAILING.sub("", text)
-    words = (stripped or text).split(" ")
-    out = [words[0]] + [w.lower() if w[:1].isupper() and w[1:].islower() else w for w in words[1:]]
-    return " ".join(out) or "(untitled)"
 
 
 def _plural(name: str) -> bool:
