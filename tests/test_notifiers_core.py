@@ -39,7 +39,8 @@ DAY = Event(uid="d@lfx-cal", term="lfx-2027-t2", title="Stipend", start=dt.date(
 def test_reminder_content_is_built_once_and_one_line() -> None:
     message = build_message(PERIOD, "reminder", lead=dt.timedelta(days=1, hours=12), zone="UTC")
     assert message.kind is Kind.REMINDER
-    assert message.title == "Mentee applications close in 1 day 12 hours — Tue, May 25, 11:59 PM UTC"
+    title = "Mentee applications close in 1 day 12 hours — Tue, May 25, 11:59 PM UTC"
+    assert message.title == title
     assert message.deadline == dt.datetime(2027, 5, 25, 23, 59, tzinfo=dt.UTC)
     assert not message.all_day
     assert message.text.splitlines() == [

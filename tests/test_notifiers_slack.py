@@ -65,6 +65,9 @@ def backend(server: FakeSlack, **extra: object) -> SlackNotifier:
     return SlackNotifier.from_config(table, env)
 
 
+TITLE = "Mentee applications close in 1 day — Tue, May 25, 11:59 PM UTC"
+
+
 def test_post_message_ok(slack: FakeSlack) -> None:
     receipt = backend(slack).send(MESSAGE, "#deadlines")
     [request] = slack.posts()
@@ -77,7 +80,7 @@ def test_post_message_ok(slack: FakeSlack) -> None:
     blocks = body["blocks"]
     assert blocks[0] == {
         "type": "header",
-        "text": {"type": "plain_text", "text": "Mentee applications close in 1 day — Tue, May 25, 11:59 PM UTC"},
+        "text": {"type": "plain_text", "text": TITLE},
     }
     stamp = int(dt.datetime(2027, 5, 25, 23, 59, tzinfo=dt.UTC).timestamp())
     summary = blocks[1]["text"]["text"]
@@ -196,7 +199,8 @@ def test_webhook_ok_and_errors(slack: FakeSlack, caplog: pytest.LogCaptureFixtur
     receipt = notifier.send(MESSAGE, WEBHOOK)
     assert (receipt.target, receipt.id, receipt.detail) == ("webhook", "", "HTTP 200 ok")
     [request] = slack.requests
-    assert request.path == WEBHOOK_PATH and request.body["text"].startswith("Mentee applications close")
+    assert request.path == WEBHOOK_PATH
+    assert request.body["text"].startswith("Mentee applications close")
     assert request.body["blocks"][0]["type"] == "header"
     slack.then(WEBHOOK_PATH, Reply(404, "no_service"))
     with pytest.raises(PermanentError, match="no_service"):
