@@ -200,7 +200,11 @@ class Daemon:
             self.timelines[s.name] for s in self.config.sources if s.name in self.timelines
         ]
         snapshot = build_snapshot(
-            timelines, revisions, self.config.service.timezone, self.snapshot.modified
+            timelines,
+            revisions,
+            self.config.service.timezone,
+            self.snapshot.modified,
+            rules=self.rules,
         )
         if snapshot.version != self.snapshot.version:  # Last-Modified moves with the content
             snapshot = snapshot._replace(modified=self.clock())
