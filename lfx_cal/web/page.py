@@ -119,9 +119,9 @@ def _deadline(row: Deadline, zone: ZoneInfo) -> str:
         flag = f'<span class="flag" title="{tip}">⚠ doubtful — check the source</span>'
     verb = "on" if info else ("closes" if event.is_period else "due")
     end_of_day = ""
-    if not info and not isinstance(event.deadline, dt.datetime):
-        if row.instant.astimezone(zone).time() == dt.time(0):  # no date_deadline_time set
-            end_of_day = ' <span class="eod">(end of day)</span>'
+    date_close = not info and not isinstance(event.deadline, dt.datetime)
+    if date_close and row.instant.astimezone(zone).time() == dt.time(0):  # no deadline_time
+        end_of_day = ' <span class="eod">(end of day)</span>'
     today = ' data-today="1"' if info and not isinstance(event.start, dt.datetime) else ""
     lines = [
         f'<li class="deadline{" flagged" if row.warnings else ""}" data-until="{until}">',
