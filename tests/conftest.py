@@ -23,4 +23,7 @@ def seeds() -> Path:
     return SEEDS
 
 
+from tests._icaljs import record  # noqa: E402
 from tests._postgres import postgres_url  # noqa: E402, F401
+
+record()  # every calendar the tests build is also read by ical.js (test_zz_client_icaljs.py)
