@@ -134,6 +134,9 @@ def close_text(value: Endpoint, rules: Rules) -> str:
     return human_instant(close_of(value, rules), rules.tz)
 
 
+_CLOSES = re.compile(r"\bclos(e|es|ed|ing)\b", re.IGNORECASE)
+
+
 def _plural(name: str) -> bool:
     last = name.rsplit(" ", 1)[-1].lower()
     return last.endswith("s") and not last.endswith("ss")
@@ -213,7 +216,7 @@ def build_message(
         if lead is None:
             raise ConfigError("lead", "a reminder needs a lead time", "pass lead=timedelta(...)")
         left = human_duration(lead)
-        if row is RowKind.PERIOD:
+        if row is RowKind.PERIOD or _CLOSES.search(event.title):
             verb = "close" if _plural(name) else "closes"
             title = f"{name} {verb} in {left} — {closes}"
         elif row is RowKind.DEADLINE:

@@ -131,7 +131,8 @@ def test_reminders_survive_kill_and_follow_a_moved_deadline(tmp_path: Path) -> N
             new_mail_due = mail_due + dt.timedelta(minutes=1)
             sleep_until(new_mail_due + dt.timedelta(seconds=6))
             final = subjects(handler)
-            reminders = [r for (r, s), n in final.items() for _ in range(n) if s.startswith("Rem")]
+            close = "Mentee applications close"
+            reminders = [r for (r, s), n in final.items() for _ in range(n) if s.startswith(close)]
             assert sorted(reminders) == sorted(["ada@example.org", "bob@example.org"] * 2)
             per_recipient = Counter(r for (r, _), n in final.items() for _ in range(n))
             assert per_recipient == {"ada@example.org": 3, "bob@example.org": 3}, final
