@@ -74,9 +74,12 @@ def jobs_for(
     *,
     after: dt.datetime,
 ) -> list[Job]:
-    """Every reminder, opening and "today" job due later than *after* whose moment is too.
+    """Every job about a moment later than *after*: reminders, openings, "today" notices.
 
-    *rules* are the meaning rules (a bare zone means the default rules in it).
+    Reminders whose due time is already past are still planned (the courier
+    records them as sent late or skipped, with the reason); openings and
+    notices are planned while they are due after *after*. *rules* are the
+    meaning rules (a bare zone means the default rules in it).
     """
     if isinstance(rules, ZoneInfo):
         rules = Rules(str(rules))
@@ -90,7 +93,7 @@ def jobs_for(
         if instant > after:
             for lead in sorted({lead for s in matching for lead in s.leads}, reverse=True):
                 due, _ = reminder_due(event, lead, rules)
-                if due is not None and due > after:
+                if due is not None:  # a missed one is still planned: the ledger records it
                     jobs.append(Job(REMINDER, event.uid, lead, instant, due, window))
         notice = notice_due(event, rules)
         if notice is not None and notice > after:

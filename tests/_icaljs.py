@@ -143,6 +143,8 @@ def compare(
         if actual is None:
             continue
         for key, value in item.items():
+            if key == "summary":  # a line break is a line break, however it was sent
+                value = value.replace("\r\n", "\n").replace("\r", "\n")
             if actual.get(key) != value:
                 problems.append(f"{item['uid']}: {key} is {actual.get(key)!r}, not {value!r}")
         if not item["allDay"]:
