@@ -13,7 +13,8 @@ by the cell, else the program zone; a cell with only a UTC time is UTC.
 Decision: this is a stop-gap, read-only pass over the parser's public pieces
 (``read_sections``, ``split_item``, ``read_cell``, ``lookup``). Any row it
 cannot match keeps ``zones == (None, None)`` and the calendar falls back to the
-program zone's dates (the previous behaviour). YAML schedules are not re-read.
+program zone's dates (the previous behaviour). YAML schedules
+(``feeds/schedule.py``) use :func:`point_zone` directly on the times they read.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def _label(clock: Clock) -> ZoneLabel | None:
     return lookup(clock.zone) if clock.zone else None
 
 
-def _shared(points: list[Point]) -> ZoneLabel | None:
+def shared_zone(points: list[Point]) -> ZoneLabel | None:
+    """The zone label a cell's times share: the end's first non-UTC label, else the start's."""
     for point in reversed(points):  # the end's label first, as resolve does
         for clock in point.clocks:
             label = _label(clock)
@@ -57,7 +59,7 @@ def cell_zones(when: str, program: str) -> tuple[str | None, str | None]:
     """The (start, end) zones of one date cell's times."""
     written = read_cell(when)
     points = [written.start] + ([written.end] if written.end is not None else [])
-    shared = _shared(points)
+    shared = shared_zone(points)
     zones = [point_zone(p, shared, program) for p in points]
     return zones[0], zones[1] if len(zones) > 1 else None
 

@@ -144,3 +144,26 @@ def test_the_comparison_catches_a_wrong_day(tmp_path: Path) -> None:
     assert compare([event], ical.FeedOptions(), seen) == []
     moved = Event(event.uid, event.term, event.title, dt.date(2026, 8, 2), event.end)
     assert any("first" in p for p in compare([moved], ical.FeedOptions(), seen))
+
+
+YAML = """term: {year: 2027, number: 3}
+schedule:
+  - key: apps
+    label: Mentee Applications
+    start: 2027-08-03
+    start_time: 00:00 UTC
+    end: 2027-08-20
+    end_time: 23:59 AoE
+"""
+
+
+def test_a_yaml_schedule_keeps_its_printed_days_too(tmp_path: Path) -> None:
+    source = tmp_path / "term.yml"
+    source.write_text(YAML)
+    out = tmp_path / "yaml.ics"
+    _export(source, out)
+    events = load(str(source)).events
+    for zone in ZONES[:2]:
+        seen = read([out], zone)[str(out)]
+        assert compare(events, ical.FeedOptions(), seen) == []
+        assert (seen[0]["first"], seen[0]["last"]) == ("2027-08-03", "2027-08-20")
