@@ -45,9 +45,9 @@ Times (:class:`Rules` holds the program zone and the two operator knobs):
 
 Ledger identity: a reminder's key holds :func:`reminder_instant`, which for a
 date-only close is the close of the current model. Earlier versions keyed it
-with the *start* of that day; :func:`same_deadline_window` is the span of
-instants that all name the same written day, so a re-plan can tell a reminder
-already sent under another model or ``date_deadline_time`` from a new one.
+with the *start* of that day (:func:`legacy_instant`), so the daemon carries
+reminders they sent over to the new key once, on upgrade. Changing
+``date_deadline_time`` later moves the key like a moved deadline would.
 
 Calendar days (:func:`written_day`): an all-day span covers the days as
 printed, i.e. each instant's wall-clock date in the zone it was written in
@@ -243,17 +243,16 @@ def state(event: Event, now: dt.datetime, rules: Rules) -> str:
     return "upcoming"
 
 
-def same_deadline_window(event: Event, rules: Rules) -> tuple[dt.datetime, dt.datetime] | None:
-    """For a date-only close: every instant from that day's start to its end names it.
+def legacy_instant(event: Event, rules: Rules) -> dt.datetime | None:
+    """The instant versions before this model keyed a reminder about *event* by, if different.
 
-    A reminder keyed by any instant in this window (the start-of-day key of
-    earlier versions, another ``date_deadline_time``) is the same reminder.
-    None when the close is an instant (its key never moved).
+    They read a date-only close as the *start* of its day; an instant close and
+    an informational row's key never moved (None).
     """
     if kind_of(event) is RowKind.INFO or isinstance(event.deadline, dt.datetime):
         return None
-    day = event.deadline
-    return day_start(day, rules), day_start(day + DAY, rules)
+    old = day_start(event.deadline, rules)
+    return None if old == reminder_instant(event, rules) else old
 
 
 _TRAILING = re.compile(

@@ -221,21 +221,14 @@ class Daemon:
         """Reminders keyed by another instant of the same written day are the same reminder.
 
         Earlier versions keyed a date-only close by the start of its day; the
-        ledger rows they wrote are re-keyed here before any job can fire, so a
-        reminder sent before an upgrade is not sent again (see
-        :func:`scheduler.ledger.carry_over`).
+        ledger rows they wrote (before this model first ran on the store) are
+        re-keyed here before any job can fire, so a reminder sent before an
+        upgrade is not sent again (see :func:`scheduler.ledger.carry_over`).
         """
         moves = [
-            (
-                job.kind,
-                job.uid,
-                int(job.lead.total_seconds()),
-                stamp(job.instant),
-                stamp(job.window[0]),
-                stamp(job.window[1]),
-            )
+            (job.kind, job.uid, int(job.lead.total_seconds()), stamp(job.instant), stamp(old))
             for job in self.plan()
-            if job.window is not None
+            if (old := job.legacy) is not None
         ]
         cancelled, carried = await asyncio.to_thread(self.store.carry_over, moves, self.clock())
         if cancelled or carried:

@@ -255,28 +255,30 @@ def counts(conn: Connection) -> dict[str, int]:
 
 def carry_over(
     conn: Connection,
-    moves: Sequence[tuple[str, str, int, str, str, str]],
+    moves: Sequence[tuple[str, str, int, str, str]],
+    since: str,
     at: dt.datetime,
 ) -> tuple[int, int]:
-    """Re-key reminders whose instant moved inside the same written day; no double sends.
+    """Re-key reminders an earlier model keyed by another instant; no double sends.
 
-    Each move is ``(kind, uid, lead_s, new instant, window start, window end)``:
-    a row of the same kind, uid and lead whose instant lies in the window (both
-    ends included) but is not the new one names the same deadline under an
-    earlier model. Pending ones are cancelled; for each one already sent (or
-    claimed: on the wire), the new key is written as ``skipped`` saying so, so
-    it is never claimed. Returns ``(cancelled, carried)``.
+    Each move is ``(kind, uid, lead_s, new instant, legacy instant)``: a row of
+    the same kind, uid and lead keyed by the legacy instant and last touched
+    before *since* (when this model first ran on the store) names the same
+    deadline. Rows touched later are this model's own (a legacy instant can
+    also be the end of the previous day, a deadline that moved) and are left
+    alone. Pending ones are cancelled; for each one already sent (or claimed:
+    on the wire), the new key is written as ``skipped`` saying so, so it is
+    never claimed. Returns ``(cancelled, carried)``.
     """
     now = stamp(at)
     cancelled = carried = 0
-    for kind, uid, lead_s, new, low, high in moves:
+    for kind, uid, lead_s, new, legacy in moves:
         same = and_(
             _D.kind == kind,
             _D.uid == uid,
             _D.lead_s == lead_s,
-            _D.instant >= low,
-            _D.instant <= high,
-            _D.instant != new,
+            _D.instant == legacy,
+            _D.updated_at < since,
         )
         result = conn.execute(
             update(deliveries)

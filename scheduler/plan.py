@@ -10,8 +10,9 @@ the close (the end of the day for a date-only close), a "now open" notice at a
 period's opening, a "Today:" notice (kind ``today``) on the morning of an
 informational day, whose sub-day leads are skipped (:func:`skipped_leads` says
 why, for ``lfx-cal check``). A job whose ledger instant an earlier model put
-elsewhere in the same written day carries that day as ``window``, so the
-daemon can carry reminders already sent over to the new key (no double send).
+elsewhere (a date-only close was the start of its day) carries that instant as
+``legacy``, so the daemon can carry reminders already sent over to the new key
+(no double send).
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from zoneinfo import ZoneInfo
 
 from feeds.meaning import (
     Rules,
+    legacy_instant,
     notice_due,
     opening_due,
     opens_at,
     reminder_due,
     reminder_instant,
-    same_deadline_window,
 )
 from feeds.model import Event
 from scheduler.changes import when
@@ -49,8 +50,8 @@ class Job(NamedTuple):
     lead: dt.timedelta
     instant: dt.datetime
     due: dt.datetime
-    window: tuple[dt.datetime, dt.datetime] | None = None
-    """Instants that name the same written deadline day (see :func:`jobs_for`)."""
+    legacy: dt.datetime | None = None
+    """The instant an earlier model keyed this reminder by, when it differs (see module)."""
 
     @property
     def id(self) -> str:
@@ -89,12 +90,12 @@ def jobs_for(
         if not matching:
             continue
         instant = reminder_instant(event, rules)
-        window = same_deadline_window(event, rules)
+        legacy = legacy_instant(event, rules)
         if instant > after:
             for lead in sorted({lead for s in matching for lead in s.leads}, reverse=True):
                 due, _ = reminder_due(event, lead, rules)
                 if due is not None:  # a missed one is still planned: the ledger records it
-                    jobs.append(Job(REMINDER, event.uid, lead, instant, due, window))
+                    jobs.append(Job(REMINDER, event.uid, lead, instant, due, legacy))
         notice = notice_due(event, rules)
         if notice is not None and notice > after:
             jobs.append(Job(TODAY, event.uid, dt.timedelta(0), instant, notice))

@@ -36,6 +36,7 @@ from scheduler.schema import (
     open_engine,
     parse_stamp,
     revisions,
+    settings,
     source_status,
     stamp,
     versions,
@@ -287,13 +288,28 @@ class Store:
             return ledger.cancel(conn, uid, keep_instant, at)
 
     def carry_over(
-        self, moves: Sequence[tuple[str, str, int, str, str, str]], at: dt.datetime
+        self, moves: Sequence[tuple[str, str, int, str, str]], at: dt.datetime
     ) -> tuple[int, int]:
-        """See :func:`scheduler.ledger.carry_over`: re-key reminders moved within their day."""
-        if not moves:
-            return 0, 0
+        """See :func:`scheduler.ledger.carry_over`: re-key what an earlier model keyed.
+
+        The first call on a store records *at* as the moment the current model
+        took over; only rows last touched before it are carried over.
+        """
         with self._engine.begin() as conn:
-            return ledger.carry_over(conn, moves, at)
+            since = self._setting(conn, "meaning_model_since", stamp(at))
+            if not moves:
+                return 0, 0
+            return ledger.carry_over(conn, moves, since, at)
+
+    def _setting(self, conn: Any, key: str, default: str) -> str:
+        """The stored value of *key*, storing *default* first when there is none."""
+        conn.execute(
+            self._insert()(settings).values(key=key, value=default).on_conflict_do_nothing()
+        )
+        value: str = conn.execute(
+            select(settings.c.value).where(settings.c.key == key)
+        ).scalar_one()
+        return value
 
     def release(self, owner: str | None = None) -> int:
         """Return claimed rows (of *owner*, or all) to pending; return how many."""

@@ -123,3 +123,21 @@ def test_an_upgrade_re_plans_without_sending_twice(tmp_path: Path) -> None:
             again.store.close()
 
     asyncio.run(scenario())
+
+
+def test_rows_this_model_wrote_are_never_carried_over(tmp_path: Path) -> None:
+    """A legacy-looking key written after the upgrade is another deadline's, not this one's.
+
+    The end of Jun 2 is 00:00 PDT on Jun 3: the very instant the old model used
+    for a Jun 3 close. A reminder sent for a Jun 2 close that later moved to
+    Jun 3 must not suppress the Jun 3 reminder.
+    """
+    with Store(f"sqlite:///{tmp_path / 'ledger.sqlite3'}") as store:
+        assert store.carry_over([], at("2031-05-01T00:00")) == (0, 0)  # the model takes over
+        mine = DeliveryKey("mentees", REMINDER, UID, WEEK, OLD_KEY, "ok")
+        store.ensure([(mine, at("2031-05-26T07:00"))])
+        store.claim([mine], "me", at("2031-05-26T07:00"), dt.timedelta(minutes=5))
+        store.mark_sent(mine, at("2031-05-26T07:00"), late=False, receipt="r")
+        move = (REMINDER, UID, WEEK, NEW_KEY, OLD_KEY)
+        assert store.carry_over([move], at("2031-05-27T00:00")) == (0, 0)
+        assert [d.key for d in store.deliveries()] == [mine]
