@@ -150,3 +150,25 @@ def test_each_subscription_links_its_own_feed() -> None:
     assert feed_for(base, frozenset({"stipend", "evaluation"})) == (
         base + "?category=evaluation&category=stipend"
     )
+
+
+def test_the_page_follows_the_model() -> None:
+    from lfx_cal.web.page import deadlines, passed, render_page
+    from scheduler.snapshot import build_snapshot
+
+    text = (
+        "# Term 01 - 2031 March - May\n\n## Timeline\n\n| Activity | Dates |\n|---|---|\n"
+        "| Project Proposals Open | Wed, Jan 7 – Tue, Jan 20, 2031 |\n"
+        "| Last Day of Term | Fri, May 30, 2031 |\n"
+    )
+    timeline = parse_markdown(text, "t.md")
+    rows = deadlines(build_snapshot([timeline], {}, LA.zone))
+    morning = utc(2031, 1, 20, 17)  # 09:00 PST on Jan 20: proposals are still open
+    assert passed(rows, morning) == 0
+    assert passed(rows, utc(2031, 1, 21, 8)) == 1  # 00:00 PST on Jan 21: now they are closed
+    assert passed(rows, utc(2031, 5, 30, 17)) == 1  # the last day of term is not over at 10 AM
+    page = render_page(build_snapshot([timeline], {}, LA.zone), morning)
+    assert "(end of day)" in page
+    assert 'data-until="2031-01-21T08:00:00Z" data-at="2031-01-21T08:00:00Z"' in page
+    # the last day counts down to its start, then reads "today" until it is over
+    assert 'data-until="2031-05-31T07:00:00Z" data-at="2031-05-30T07:00:00Z" data-today="1"' in page
