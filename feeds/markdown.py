@@ -299,7 +299,10 @@ def outline(lines: Sequence[str]) -> list[Heading]:
             continue
         stripped = line.strip()
         following = lines[index + 1] if index + 1 < len(lines) else ""
-        if _is_label(line, following) and not _SETEXT.match(following):
+        after = following
+        if not after.strip() and index + 2 < len(lines):
+            after = lines[index + 2]  # a lead-in, a blank line, then the list
+        if _is_label(line, after) and not _SETEXT.match(following):
             heads.append(Heading(index, 7, _unmark(stripped).rstrip(":").strip()))
         previous_plain = bool(stripped) and not (
             stripped.startswith(("|", ">")) or _LIST_ITEM.match(line) or line.startswith("    ")

@@ -274,9 +274,29 @@ class _Builder:
         return Timeline(self.source, term, tuple(events), warnings)
 
 
+def _spans(section: Section) -> list[str]:
+    """Texts of term-span lines ("Spring Term: March 1st - May 31st") in a section."""
+    found = []
+    for row in section.rows:
+        if row.depth or row.in_table or "term" not in row.text.lower() or len(row.text) > 200:
+            continue
+        split = split_item(row.text)
+        if split is not None and is_term_span(clean_title(split[0])):
+            found.append(row.text)
+    return found
+
+
 def _identify(section: Section, path: str, term: str | None) -> Term:
-    return identify((*section.names, section.header_text, section.title), path, term,
-                    title=section.title)  # fmt: skip
+    names = section.names
+    texts = (*names[:1], *_spans(section), *names[1:], section.header_text, section.title)
+    identity = identify(texts, path, term, title=section.title)
+    # The title shown for the term: the nearest heading that names it, else the document's.
+    own = next((t for t in (*names, section.title) if identify([t]).year is not None), "")
+    return replace(identity, title=_plain_title(own or section.title))
+
+
+def _plain_title(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _read(
@@ -364,15 +384,8 @@ def parse_markdown(
     path: str = "",
     url: str | None = None,
 ) -> Timeline:
-    """Read the (first, or *term*'s) timeline of a Markdown term document.
+    """Read the first (or *term*'s) timeline of a Markdown term document.
 
-    See :func:`parse_markdown_all`; a document with several timelines gives the
-    first here, with a warning that names the others.
+    See :func:`parse_markdown_all`, which gives every timeline of the document.
     """
-    found = parse_markdown_all(text, source, zone=zone, term=term, path=path, url=url)
-    first = found[0]
-    if len(found) > 1:
-        others = ", ".join(f"{t.term.id} (line {t.events[0].line})" for t in found[1:])
-        notice = Notice(0, f"the document also holds {others}; pin one with --term")
-        first = replace(first, warnings=(notice, *first.warnings))
-    return first
+    return parse_markdown_all(text, source, zone=zone, term=term, path=path, url=url)[0]
