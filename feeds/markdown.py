@@ -55,6 +55,15 @@ _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*$")
 _LIST_ITEM = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 _MAX_LABEL = 160
+MAX_LINE = 4000
+"""Longest line read inside a timeline (characters); a longer one is dropped with a warning."""
+MAX_LIST_ITEMS = 1000
+"""Most list items read from one timeline section; the rest are dropped with a warning."""
+MAX_SECTIONS = 20
+"""Most timeline sections read from one document."""
+_SCORED_ROWS = 50
+_MAX_COLUMNS = 20
+_TABLE_CHARS = frozenset("|:- \t")
 
 
 class Row(NamedTuple):
@@ -89,6 +98,7 @@ class Section(NamedTuple):
     header_text: str
     names: tuple[str, ...] = ()
     line: int = 0
+    notices: tuple[tuple[int, str], ...] = ()
 
 
 class Heading(NamedTuple):
@@ -159,9 +169,10 @@ def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, st
     what_col = next((i for i, h in enumerate(header) if _ACTIVITY_HEADER.search(h)), None)
     if when_col is None:
         scores = [
-            sum(looks_dated(r[i][1]) for r in rows[1:] if i < len(r)) for i in range(len(header))
+            sum(looks_dated(r[i][1]) for r in rows[1 : _SCORED_ROWS + 1] if i < len(r))
+            for i in range(min(len(header), _MAX_COLUMNS))
         ]
-        best = max(range(len(header)), key=lambda i: scores[i], default=None)
+        best = max(range(len(scores)), key=lambda i: scores[i], default=None)
         when_col = best if best is not None and scores[best] else None
     if when_col is None:
         return [], index + 1, ""
@@ -244,6 +255,14 @@ def _unmark(text: str) -> str:
     return " ".join(text.replace("*", " ").replace("_", " ").split())
 
 
+def _may_label(line: str) -> bool:
+    """A cheap test before :func:`_is_label`: short, and bold or ending in ':'."""
+    if len(line) > _MAX_LABEL + 8:
+        return False
+    stripped = line.rstrip()
+    return stripped.endswith((":", "*", "_")) or stripped.lstrip().startswith(("**", "__"))
+
+
 def _is_label(line: str, following: str) -> bool:
     """A bold paragraph naming a timeline, or a lead-in line ending in ':' before a list."""
     stripped = line.strip()
@@ -275,8 +294,11 @@ def outline(lines: Sequence[str]) -> list[Heading]:
     previous_plain = False
     for index in range(start, len(lines)):
         line = lines[index]
-        opening = _FENCE.match(line)
-        if opening:
+        lead = line[:4].lstrip()[:1]
+        if not lead:
+            previous_plain = False
+            continue
+        if lead in "`~" and (opening := _FENCE.match(line)):
             marker = opening.group(1)
             if not fence:
                 fence = marker
@@ -286,27 +308,24 @@ def outline(lines: Sequence[str]) -> list[Heading]:
             continue
         if fence:
             continue
-        atx = _atx(line)
-        if atx is not None:
+        if lead == "#" and (atx := _atx(line)) is not None:
             heads.append(Heading(index, *atx))
             previous_plain = False
             continue
-        underline = _SETEXT.match(line)
-        if underline and previous_plain:
+        if lead in "=-" and previous_plain and (underline := _SETEXT.match(line)):
             level = 1 if underline.group(1)[0] == "=" else 2
             heads.append(Heading(index - 1, level, " ".join(lines[index - 1].split())))
             previous_plain = False
             continue
-        stripped = line.strip()
-        following = lines[index + 1] if index + 1 < len(lines) else ""
-        after = following
-        if not after.strip() and index + 2 < len(lines):
-            after = lines[index + 2]  # a lead-in, a blank line, then the list
-        if _is_label(line, after) and not _SETEXT.match(following):
-            heads.append(Heading(index, 7, _unmark(stripped).rstrip(":").strip()))
-        previous_plain = bool(stripped) and not (
-            stripped.startswith(("|", ">")) or _LIST_ITEM.match(line) or line.startswith("    ")
-        )
+        is_item = lead in "-*+0123456789" and _LIST_ITEM.match(line) is not None
+        if not is_item and lead not in "|>" and _may_label(line):
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            after = following
+            if not after.strip() and index + 2 < len(lines):
+                after = lines[index + 2]  # a lead-in, a blank line, then the list
+            if _is_label(line, after) and not _SETEXT.match(following):
+                heads.append(Heading(index, 7, _unmark(line.strip()).rstrip(":").strip()))
+        previous_plain = not (lead in "|>" or is_item or line.startswith("    "))
     return heads
 
 
@@ -414,11 +433,38 @@ def scan(text: str) -> Document:
     return Document(lines, heads, _title(heads))
 
 
+def _clip(lines: Sequence[str], start: int, stop: int) -> tuple[str, list[tuple[int, str]]]:
+    """The text of lines ``[start, stop)`` within the limits, and a notice per cut."""
+    notices: list[tuple[int, str]] = []
+    kept: list[str] = []
+    items = 0
+    for index in range(start, stop):
+        line = lines[index]
+        if len(line) > MAX_LINE:
+            notices.append((index + 1, f"line of {len(line)} characters is too long to read"
+                            f" (limit {MAX_LINE}); skipped"))  # fmt: skip
+            line = ""
+        elif _LIST_ITEM.match(line):
+            items += 1
+            if items > MAX_LIST_ITEMS:
+                notices.append((index + 1, f"more than {MAX_LIST_ITEMS} list items in one"
+                                " timeline; the rest are not read"))  # fmt: skip
+                break
+        kept.append(line)
+    return "\n".join(kept), notices
+
+
 def timeline_sections(doc: Document) -> Iterator[Section]:
     """Yield the sections under timeline headings and labels, in document order."""
     lines = doc.lines
-    for region in regions(lines, doc.heads):
-        tokens = _parser().parse("\n".join(lines[region.start : region.stop]))
+    for count, region in enumerate(regions(lines, doc.heads)):
+        if count == MAX_SECTIONS:
+            notice = (region.start + 1, f"more than {MAX_SECTIONS} timeline sections;"
+                      " the rest are not read")  # fmt: skip
+            yield Section((), doc.title, "", region.names, region.start + 1, (notice,))
+            return
+        text, notices = _clip(lines, region.start, region.stop)
+        tokens = _parser().parse(text)
         for token in tokens:
             if token.map:
                 token.map = [token.map[0] + region.start, token.map[1] + region.start]
@@ -427,13 +473,24 @@ def timeline_sections(doc: Document) -> Iterator[Section]:
             first = 3  # the heading or label itself is not a row
         rows, header = _block_rows(tokens, first, len(tokens))
         yield Section(
-            tuple(rows), doc.title, header or region.header, region.names, region.start + 1
-        )
+            tuple(rows), doc.title, header or region.header, region.names, region.start + 1,
+            tuple(notices),
+        )  # fmt: skip
+
+
+def has_tables(doc: Document) -> bool:
+    """True when some line looks like a table's delimiter row (``| --- | --- |``)."""
+    return any(
+        "|" in line and "-" in line and set(line.strip()) <= _TABLE_CHARS for line in doc.lines
+    )
 
 
 def table_sections(doc: Document) -> Iterator[Section]:
     """The fallback: each table of the whole document with a date column, on its own."""
-    tokens = _parser().parse("\n".join(doc.lines))
+    if not has_tables(doc):
+        return
+    text, notices = _clip(doc.lines, 0, len(doc.lines))
+    tokens = _parser().parse(text)
     stack: list[Heading] = []
     heads = iter(h for h in doc.heads if h.level <= 6)
     pending = next(heads, None)
@@ -448,4 +505,4 @@ def table_sections(doc: Document) -> Iterator[Section]:
             pending = next(heads, None)
         rows, _, header = _table_rows(tokens, index)
         names = tuple(h.text for h in reversed(stack))
-        yield Section(tuple(rows), doc.title, header, names, line)
+        yield Section(tuple(rows), doc.title, header, names, line, tuple(notices))

@@ -139,6 +139,8 @@ class _Builder:
         self.warnings.append(Notice(line, message, code))
 
     def add_section(self, section: Section) -> None:
+        for line, message in section.notices:
+            self.warn(line, message)
         self.context |= _years_in(section.header_text)
         if section.names:
             self.context |= _years_in(section.names[0])
@@ -291,7 +293,9 @@ def _identify(section: Section, path: str, term: str | None) -> Term:
     texts = (*names[:1], *_spans(section), *names[1:], section.header_text, section.title)
     identity = identify(texts, path, term, title=section.title)
     # The title shown for the term: the nearest heading that names it, else the document's.
-    own = next((t for t in (*names, section.title) if identify([t]).year is not None), "")
+    heading = names[:1] if names and identify(names[:1]).number is not None else ()
+    candidates = (*heading, *names[1:], section.title)
+    own = next((t for t in candidates if identify([t]).year is not None), "")
     return replace(identity, title=_plain_title(own or section.title))
 
 
