@@ -82,8 +82,15 @@ def is_term_span(title: str) -> bool:
     return _TERM_SPAN.fullmatch(" ".join(title.split())) is not None
 
 
+_YEAR_PAIR = re.compile(r"(?<![\d.])((?:19|20)\d{2})\s*[/–-]\s*(\d{2})(?![\d.])")
+
+
 def _years_in(text: str) -> frozenset[int]:
-    return frozenset(int(y) for y in _YEAR.findall(text))
+    """Years a text names, ``2027/28`` and ``2027-28`` giving both."""
+    years = {int(y) for y in _YEAR.findall(text)}
+    for first, second in _YEAR_PAIR.findall(text):
+        years.add(int(first[:2] + second))
+    return frozenset(years)
 
 
 def _time_only(text: str) -> str | None:
@@ -241,7 +248,10 @@ class _Builder:
             if cell is not None:
                 prepared.append((item, cell))
         rows = [year_row(cell, _years_in(item.row.context)) for item, cell in prepared]
-        choices = solve(rows, Evidence(term, frozenset(self.context)))
+        title = _years_in(term.title)
+        if term.year is not None and term.year not in title:
+            title = frozenset({term.year})  # --term, or a year from the header or path
+        choices = solve(rows, Evidence(term, frozenset(self.context), title))
         seen: dict[str, int] = {}
         events: list[Event] = []
         for (item, cell), choice in zip(prepared, choices, strict=True):

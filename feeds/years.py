@@ -15,30 +15,34 @@ the date must exist          20      makes an impossible date (``Feb 29`` of 202
 a printed weekday            6       disagrees with it (per printed weekday)
 heading/header/lead-in year  3       is not a year named there ("Dates (2026)",
                                      "Key dates for 2027:", "### March 2027")
-the order of the rows        3       puts the row more than a month before the
+the order of the rows        5.5     puts the row more than a month before the
                                      previous dated row (schedules run forward)
-                             1       leaves a gap of more than 250 days after it
+                             5.5     leaves a gap of more than 300 days after it
 the term's title and path    1..6    puts the date outside the term's window (one,
                                      plus one per 30 days; the window runs from
                                      270 days before the term's first month to 92
                                      days after its last); at most 2 when the
                                      months are only implied by the term number
                                      (LFX: 1 = March-May...), not written; without
-                                     a window, 1 for any year but the term's
+                                     a window, 0.75 per year after the years the
+                                     title names, 1 per year before (at most 3)
 (tie-break)                  0.01    is not the base year
 ===========================  ======  ==================================================
 
-So a weekday that matches only one candidate decides the year against a title;
+So weekdays that match only one candidate decide the year against a title;
 a January row after a December row moves to the next year; and a single typo'd
-weekday in the middle of an otherwise consistent table does not drag its row a
-year away (the header, the order before and after, and the window outweigh it).
+weekday in an otherwise consistent table does not drag its row a year away
+(a jump of a year away from its neighbours costs at least as much as the
+weekday, and ties go to the base year).
 A row whose chosen year goes against printed evidence (a weekday, a heading
 year) or against the term without printed support is warned, naming what
 decided and what it overrode; a row out of order is not itself doubtful.
 
 Candidate years: the base year (the term's: ``--term``, title, header or path;
 else the median printed year) and one either side, plus every year a heading,
-header or lead-in names. Rows with a printed year have just that one.
+header, lead-in or the title names; a row that prints a weekday may also go up
+to three years either side (the weekday then decides). Rows with a printed year
+have just that one.
 """
 
 from __future__ import annotations
@@ -53,14 +57,19 @@ from feeds.model import Term
 INVALID = 20.0
 WEEKDAY = 6.0
 CONTEXT = 3.0
-BACKWARD = 3.0
-GAP = 1.0
+BACKWARD = 5.5
+GAP = 5.5
 WINDOW_STEP_DAYS = 30
 WINDOW_CAP = 6.0
 ASSUMED_CAP = 2.0
 OFF_BASE = 0.01
+TITLE_STEP = 0.75
+TITLE_STEP_BEFORE = 1.0
+TITLE_CAP = 3.0
+WEEKDAY_REACH = 3
+"""A row that prints a weekday may be placed up to this many years from the base."""
 _BACKWARD_SLACK = dt.timedelta(days=31)
-_GAP = dt.timedelta(days=250)
+_GAP = dt.timedelta(days=300)
 _DAY_NAMES = tuple(calendar.day_name)
 
 
@@ -105,6 +114,8 @@ class Evidence:
 
     term: Term
     context: frozenset[int] = frozenset()
+    title: frozenset[int] = frozenset()
+    """Every year the term's title names ("Winter 2027/28": 2027 and 2028)."""
 
 
 @dataclass(slots=True)
@@ -159,6 +170,10 @@ class _Scorer:
         self.evidence = evidence
         self.base = base
         self.window = term_window(evidence.term)
+        term_year = evidence.term.year
+        self.title_years = evidence.title or (
+            frozenset({term_year}) if term_year is not None else frozenset()
+        )
 
     def unary(self, row: YearRow, year: int) -> tuple[float, list[str], list[str]]:
         """Cost, the evidence the year goes against, and the evidence it agrees with."""
@@ -201,8 +216,14 @@ class _Scorer:
                     against.append(f"term {self.evidence.term.id}")
             else:
                 agrees.append(f"term {self.evidence.term.id}")
-        elif self.evidence.term.year is not None and year != self.evidence.term.year:
-            cost += 1.0
+        elif self.title_years:
+            # A term named for a year may spill into the next more often than it
+            # starts in the one before.
+            after = min((year - y for y in self.title_years if y <= year), default=None)
+            before = min((y - year for y in self.title_years if y >= year), default=None)
+            steps = [TITLE_STEP * after] if after is not None else []
+            steps += [TITLE_STEP_BEFORE * before] if before is not None else []
+            cost += min(TITLE_CAP, *steps)
         if year != self.base:
             cost += OFF_BASE
         return cost, against, agrees
@@ -235,15 +256,18 @@ def solve(rows: Sequence[YearRow], evidence: Evidence) -> list[Choice]:
             for r in rows
             for f in (_fixed_start(r),)
         ]
-    candidates_all = sorted({base - 1, base, base + 1, *evidence.context})
+    near = {base - 1, base, base + 1, *evidence.context, *evidence.title}
+    wide = sorted({*near, *range(base - WEEKDAY_REACH, base + WEEKDAY_REACH + 1)})
     scorer = _Scorer(evidence, base)
     options: list[list[int]] = []
     for row in rows:
         fixed = _fixed_start(row)
         if fixed is not None:
             options.append([fixed])
+        elif row.start.weekday is not None or (row.end is not None and row.end.weekday is not None):
+            options.append(sorted({*wide, *row.context}))
         else:
-            options.append(sorted({*candidates_all, *row.context}))
+            options.append(sorted({*near, *row.context}))
     # Viterbi: best[i][k] = cheapest path ending with row i at options[i][k].
     back: list[list[int]] = []
     previous_costs: list[float] = []
@@ -294,6 +318,11 @@ def _explain(
             _, against, agrees = scorer.unary(row, year)
             if previous is not None and date is not None and not _order_cost(previous, date):
                 agrees.append("the order of the rows")
+            elif previous is not None and set(agrees) == {"the printed weekday"}:
+                # Out of order because only its weekday says so: doubtful. (A row
+                # the term's window also places there, or one after an
+                # out-of-order row, is not.)
+                against.append("the order of the rows")
             against = [a for a in against if "does not exist" not in a]
             if any(a == "the printed weekday" or a.startswith("the heading") for a in agrees):
                 # The term's usual months are an assumption; printed text outranks them.
