@@ -51,7 +51,7 @@ def parse_document(document: Document, *, zone: str = "America/Los_Angeles",
     if not others:
         return chosen
     names = ", ".join(f"{t.term.id} (line {t.events[0].line})" for t in others)
-    notice = Notice(0, f"the document also holds {names}; pin one with term = \"…\"")
+    notice = Notice(0, f'the document also holds {names}; pin one with term = "…"')
     return replace(chosen, warnings=(notice, *chosen.warnings))
 
 

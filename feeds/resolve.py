@@ -173,7 +173,11 @@ def _borrow_meridiem(start: Point, end: Point | None) -> None:
 
 
 def _check(
-    point: Point, day: dt.date, printed_year: int | None, choice: Choice, term: Term,
+    point: Point,
+    day: dt.date,
+    printed_year: int | None,
+    choice: Choice,
+    term: Term,
     warnings: list[str],
 ) -> None:
     # An inferred year had its weekday weighed (and warned) by the year solver.

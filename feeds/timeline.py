@@ -248,10 +248,10 @@ class _Builder:
             if cell is not None:
                 prepared.append((item, cell))
         rows = [year_row(cell, _years_in(item.row.context)) for item, cell in prepared]
-        title = _years_in(term.title)
-        if term.year is not None and term.year not in title:
-            title = frozenset({term.year})  # --term, or a year from the header or path
-        choices = solve(rows, Evidence(term, frozenset(self.context), title))
+        named = _years_in(term.title)
+        if term.year is not None and term.year not in named:
+            named = frozenset({term.year})  # --term, or a year from the header or path
+        choices = solve(rows, Evidence(term, frozenset(self.context), named))
         seen: dict[str, int] = {}
         events: list[Event] = []
         for (item, cell), choice in zip(prepared, choices, strict=True):

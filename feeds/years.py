@@ -332,8 +332,14 @@ def _explain(
                 choice.weekday_conflict = True
                 for md, y in ((row.start, year), (row.end, choice.end_year)):
                     day = _make(y, md) if md is not None and y is not None else None
-                    if md is not None and day is not None and md.weekday not in (
-                        None, day.weekday(),
+                    if (
+                        md is not None
+                        and day is not None
+                        and md.weekday
+                        not in (
+                            None,
+                            day.weekday(),
+                        )
                     ):
                         printed = md.weekday_text or _DAY_NAMES[md.weekday]
                         choice.warnings.append(

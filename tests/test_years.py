@@ -24,9 +24,7 @@ def dated_rows(draw: st.DrawFn) -> tuple[int, list[dt.date]]:
     # A term's timeline spans at most about eight months (proposals to last day).
     year = draw(st.integers(2000, 2090))
     start = dt.date(year, 1, 1) + dt.timedelta(days=draw(st.integers(0, 364)))
-    offsets = draw(
-        st.lists(st.integers(0, 240), min_size=2, max_size=12, unique=True).map(sorted)
-    )
+    offsets = draw(st.lists(st.integers(0, 240), min_size=2, max_size=12, unique=True).map(sorted))
     dates = [start + dt.timedelta(days=o) for o in offsets]
     return dates[0].year, dates
 
@@ -73,7 +71,8 @@ def test_reordering_rows_with_explicit_years_changes_none_of_their_values(
 
 
 def test_a_january_row_after_a_december_row_is_in_the_next_year() -> None:
-    timeline = parse_markdown(_table(["Dec 6", "Jan 10", "Feb 2"], title="# Winter 2027/28"), "t.md")
+    text = _table(["Dec 6", "Jan 10", "Feb 2"], title="# Winter 2027/28")
+    timeline = parse_markdown(text, "t.md")
     assert [endpoint_text(e.start) for e in timeline.events] == [
         "2027-12-06", "2028-01-10", "2028-02-02",
     ]  # fmt: skip
