@@ -103,7 +103,7 @@ class Token(NamedTuple):
 def _kind(group: str, raw: str) -> str:
     if group == "number":
         digits = raw.rstrip("stndrhSTNDRH")
-        if len(digits) == 4 and digits[:2] in {"19", "20"}:
+        if len(digits) == 4 and "19" <= digits[:2] <= "99":  # 9999 is a year, warned later
             return "year"
         return "day" if len(digits) <= 2 else "word"
     if group != "word":

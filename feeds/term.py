@@ -45,7 +45,7 @@ def parse_term_id(value: str) -> tuple[int, int | None]:
     Raises :class:`~feeds.errors.TermIdError` for anything else.
     """
     match = _TERM_ID.fullmatch(value.strip())
-    if match is None:
+    if match is None or not 1970 <= int(match.group(1)) <= 2100:
         raise TermIdError(value)
     return int(match.group(1)), int(match.group(2)) if match.group(2) else None
 

@@ -360,14 +360,14 @@ def parse_markdown_all(
                 break
         else:
             sections = sections or tables
-    if not found:
-        raise NoTimelineError(source, _why_empty(sections, source, zone, where, term))
     if term is not None:
         pinned = [t for t in found if t.term.id == term]
         if pinned:
             found = pinned
-        elif len(found) == 1:
-            found = [t for t in _read(sections, source, zone, where, term) if t.events]
+        elif len(found) <= 1:
+            # The one timeline (or one whose years only the pinned term can give)
+            # takes the pinned identity.
+            found = [t for t in _read(sections, source, zone, where, term) if t.events][:1]
         else:
             ids = ", ".join(t.term.id for t in found)
             raise NoTimelineError(source, f"no timeline of term {term} (the document has {ids})")

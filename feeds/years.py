@@ -81,6 +81,8 @@ def term_window(term: Term) -> tuple[dt.date, dt.date] | None:
     """
     if term.year is None or term.first_month is None or term.last_month is None:
         return None
+    if not 1900 <= term.year <= 2200:
+        return None
     last_year = term.year + (1 if term.last_month < term.first_month else 0)
     start = dt.date(term.year, term.first_month, 1)
     end_day = calendar.monthrange(last_year, term.last_month)[1]
@@ -132,7 +134,7 @@ class Choice:
 def _make(year: int, md: MonthDay) -> dt.date | None:
     try:
         return dt.date(year, md.month, md.day)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -236,9 +238,10 @@ def _years(what: str, years: frozenset[int]) -> str:
 def _order_cost(previous: dt.date | None, current: dt.date | None) -> float:
     if previous is None or current is None:
         return 0.0
-    if current < previous - _BACKWARD_SLACK:
+    step = current.toordinal() - previous.toordinal()  # no date arithmetic: no overflow
+    if step < -_BACKWARD_SLACK.days:
         return BACKWARD
-    if current - previous > _GAP:
+    if step > _GAP.days:
         return GAP
     return 0.0
 
