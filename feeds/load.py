@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from feeds.model import Timeline
+from feeds.model import Notice, Timeline
 from feeds.sources import Document, read
 
 _SCHEDULE = re.compile(r"^schedule:\s*$", re.M)
@@ -18,21 +19,49 @@ def looks_like_schedule(document: Document) -> bool:
     return bool(_SCHEDULE.search(document.text) and _TERM.search(document.text))
 
 
-def parse_document(document: Document, *, zone: str = "America/Los_Angeles",
-                   term: str | None = None) -> Timeline:  # fmt: skip
-    """Parse a document's text as a YAML schedule or a Markdown term document."""
+def parse_document_all(document: Document, *, zone: str = "America/Los_Angeles",
+                       term: str | None = None) -> tuple[Timeline, ...]:  # fmt: skip
+    """Every timeline of a document (a YAML schedule has one), in document order.
+
+    With *term*, only that term's timeline (see :func:`feeds.timeline.parse_markdown_all`).
+    """
     if looks_like_schedule(document):
         from feeds.schedule import parse_schedule
 
-        return parse_schedule(document.text, document.name, zone=zone, term=term, url=document.url)
-    from feeds.timeline import parse_markdown
+        return (parse_schedule(document.text, document.name, zone=zone, term=term,
+                               url=document.url),)  # fmt: skip
+    from feeds.timeline import parse_markdown_all
     from feeds.written import attach_zones
 
-    timeline = parse_markdown(
+    found = parse_markdown_all(
         document.text, document.name, zone=zone, term=term, path=document.url or document.name,
         url=document.url,
     )  # fmt: skip
-    return attach_zones(timeline, document.text, zone)
+    return tuple(attach_zones(timeline, document.text, zone) for timeline in found)
+
+
+def parse_document(document: Document, *, zone: str = "America/Los_Angeles",
+                   term: str | None = None, prefer: str | None = None) -> Timeline:  # fmt: skip
+    """One timeline of a document: *term*'s, else the one of term *prefer*, else the first.
+
+    A document with several timelines and no *term* gets a warning (line 0)
+    naming the others, so an operator can pin one.
+    """
+    found = parse_document_all(document, zone=zone, term=term)
+    chosen = next((t for t in found if t.term.id == prefer), found[0])
+    others = [t for t in found if t is not chosen]
+    if not others:
+        return chosen
+    names = ", ".join(f"{t.term.id} (line {t.events[0].line})" for t in others)
+    notice = Notice(0, f'the document also holds {names}; pin one with term = "…"')
+    return replace(chosen, warnings=(notice, *chosen.warnings))
+
+
+def load_all(
+    source: str, *, zone: str = "America/Los_Angeles", term: str | None = None
+) -> tuple[Timeline, ...]:
+    """Read and parse every timeline of one source (path, URL or ``-``)."""
+    return parse_document_all(read(source), zone=zone, term=term)
 
 
 def load(source: str, *, zone: str = "America/Los_Angeles", term: str | None = None) -> Timeline:

@@ -68,14 +68,21 @@ class Term:
     title: str = ""
     first_month: int | None = None
     last_month: int | None = None
+    months_written: bool = False
+    """True when the months come from the document, not from the term number."""
 
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A warning about one line of a source document (line 0: the whole document)."""
+    """A warning about one line of a source document (line 0: the whole document).
+
+    ``code`` marks warnings an operator must see at once: ``"weekday"`` when a
+    printed weekday contradicts the chosen date (see :func:`weekday_doubts`).
+    """
 
     line: int
     message: str
+    code: str = ""
 
 
 @dataclass(frozen=True, slots=True)

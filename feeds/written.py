@@ -10,8 +10,10 @@ re-reads each event's row with the parser's own lexer and applies the same rule
 ``resolve`` uses to choose a zone: a local clock's label, else the label shared
 by the cell, else the program zone; a cell with only a UTC time is UTC.
 
-Decision: this is a stop-gap, read-only pass over the parser's public pieces
-(``read_sections``, ``split_item``, ``read_cell``, ``lookup``). Any row it
+Decision: this is a stop-gap, read-only pass over the parser's pieces
+(``scan``/``timeline_sections``/``table_sections``, ``split_item``,
+``read_cell``, ``lookup``, and the timeline builder's month context). The
+clean fix is for the parser to set ``Event.zones`` itself (see the README). Any row it
 cannot match keeps ``zones == (None, None)`` and the calendar falls back to the
 program zone's dates (the previous behaviour). YAML schedules
 (``feeds/schedule.py``) use :func:`point_zone` directly on the times they read.
@@ -21,9 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from itertools import chain
 
 from feeds.dates import Clock, Point, read_cell
-from feeds.markdown import Row, read_sections
+from feeds.markdown import Row, scan, table_sections, timeline_sections
 from feeds.model import Event, Timeline
 from feeds.rows import split_item
 from feeds.zones import ZoneLabel, lookup
@@ -65,9 +68,15 @@ def cell_zones(when: str, program: str) -> tuple[str | None, str | None]:
 
 
 def _when(row: Row) -> str | None:
+    """The date text of a row, read as ``feeds.timeline`` reads it."""
     if row.in_table:
         return row.when or None
-    split = split_item(row.text)
+    text = row.text
+    if row.context:
+        from feeds.timeline import _with_month  # the builder's own rule for month headings
+
+        text = _with_month(text, row.context)
+    split = split_item(text)
     return None if split is None else split[1]
 
 
@@ -81,7 +90,8 @@ def attach_zones(timeline: Timeline, text: str, program: str) -> Timeline:
     if not wanted:
         return timeline
     cells: dict[int, str] = {}
-    for section in read_sections(text):
+    doc = scan(text)
+    for section in chain(timeline_sections(doc), table_sections(doc)):  # lazily: stop early
         for row in section.rows:
             if row.line in wanted and row.line not in cells:
                 when = _when(row)

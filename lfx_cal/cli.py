@@ -29,6 +29,19 @@ def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     return value
 
 
+def _term(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from feeds.errors import TermIdError
+    from feeds.term import parse_term_id
+
+    try:
+        parse_term_id(value)
+    except TermIdError as error:
+        raise click.BadParameter(str(error)) from None
+    return value
+
+
 def _sources(values: Sequence[str]) -> list[str]:
     if values:
         return list(values)
@@ -46,7 +59,14 @@ _common = [
         callback=_zone,
         help="Program time zone: read times printed without a zone here.",
     ),
-    click.option("--term", "term", default=None, help="Override the term id (e.g. lfx-2025-t3)."),
+    click.option(
+        "--term",
+        "term",
+        default=None,
+        callback=_term,
+        help="The term (e.g. lfx-2025-t3): its year and number fill every row; in a document"
+        " with several timelines, the one to read.",
+    ),
     click.option("--strict", is_flag=True, help="Exit with status 1 when there are warnings."),
 ]
 
