@@ -22,11 +22,13 @@ from feeds.jsonout import event_dict
 from feeds.load import load
 from feeds.model import Event
 from lfx_cal.cli import cli
+from lfx_cal.reading import load_all
 from tests._icaljs import PRODUCED, ZONES, compare, read
 from tests.conftest import FIXTURES, ROOT, SEEDS
 
 DOCUMENTS = [
     *sorted(FIXTURES.glob("*.md")),
+    *sorted(FIXTURES.glob("forms/*.md")),
     *sorted(FIXTURES.glob("lfx/**/README.md")),
     ROOT / "config/example-term.md",
     *sorted(SEEDS.glob("*.txt")),
@@ -39,11 +41,12 @@ def _export(source: Path, out: Path) -> None:
 
 
 def _show(source: Path) -> list[dict[str, object]]:
+    """The events of ``show --format json`` (every timeline of the document)."""
     result = CliRunner().invoke(cli, ["show", "--format", "json", str(source)])
     assert result.exit_code in (0, 1), result.output
     data = json.loads(result.stdout)
-    events: list[dict[str, object]] = data["events"]
-    return events
+    timelines = data if isinstance(data, list) else [data]
+    return [event for timeline in timelines for event in timeline["events"]]
 
 
 def test_every_fixture_export_reads_as_the_json_says(tmp_path: Path) -> None:
@@ -52,12 +55,11 @@ def test_every_fixture_export_reads_as_the_json_says(tmp_path: Path) -> None:
     for index, source in enumerate(DOCUMENTS):
         out = tmp_path / f"{index}.ics"
         _export(source, out)
-        events = load(str(source)).events
+        timelines = load_all([str(source)], zone="America/Los_Angeles", term=None)
+        events = tuple(e for t in timelines for e in t.events)
         # the events compared are exactly those of ``show --format json``
         shown = _show(source)
-        assert [
-            {k: v for k, v in event_dict(e).items() if k not in ("term", "source")} for e in events
-        ] == shown
+        assert [event_dict(e, t.term.id, t.source) for t in timelines for e in t.events] == shown
         files.append(out)
         cases.append((source, events))
     for zone in ZONES:
