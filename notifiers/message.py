@@ -219,11 +219,13 @@ def build_message(
         if row is RowKind.PERIOD or _CLOSES.search(event.title):
             verb = "close" if _plural(name) else "closes"
             title = f"{name} {verb} in {left} — {closes}"
+            first = f"{name} {are} open until {closes}: {left} left."
         elif row is RowKind.DEADLINE:
             title = f"{name} due in {left} — {closes}"
+            first = f"{name} {are} due {closes}: {left} left."
         else:
             title = f"{name} in {left} — {closes}"
-        first = title + "."
+            first = f"{name}: {closes}, in {left}."
     elif kind is Kind.OPENING:
         label = "open until"
         title = f"{name} {are} open until {closes}"

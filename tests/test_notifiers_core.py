@@ -44,7 +44,7 @@ def test_reminder_content_is_built_once_and_one_line() -> None:
     assert message.deadline == dt.datetime(2027, 5, 25, 23, 59, tzinfo=dt.UTC)
     assert not message.all_day
     assert message.text.splitlines() == [
-        "Mentee applications close in 1 day 12 hours — Tue, May 25, 11:59 PM UTC.",
+        "Mentee applications are open until Tue, May 25, 11:59 PM UTC: 1 day 12 hours left.",
         "Term: lfx-2027-t2",
         "Apply on the portal.",
     ]
