@@ -172,3 +172,41 @@ def test_the_page_follows_the_model() -> None:
     assert 'data-until="2031-01-21T08:00:00Z" data-at="2031-01-21T08:00:00Z"' in page
     # the last day counts down to its start, then reads "today" until it is over
     assert 'data-until="2031-05-31T07:00:00Z" data-at="2031-05-30T07:00:00Z" data-today="1"' in page
+
+
+def test_messages_say_what_happens_and_when_in_slack_and_e_mail() -> None:
+    from icalendar import Calendar
+
+    from notifiers import Kind, build_message
+    from notifiers.mailbuild import render_html, render_ics, render_text
+    from notifiers.slack_blocks import render
+
+    period = Event(
+        "apps@lfx-cal", "lfx-2026-t1", "Mentee Applications Open",
+        utc(2026, 2, 2, 17), utc(2026, 2, 10, 19), categories=("application",),
+    )  # fmt: skip
+    feed = "https://cal.example/feeds/mentee.ics"
+    opening = build_message(period, Kind.OPENING, zone=LA.zone, feed_url=feed)
+    assert (
+        opening.title == "Mentee applications are open until Tue, Feb 10, 11:00 AM PST (19:00 UTC)"
+    )
+    text, blocks = render(opening)
+    assert text == opening.title
+    summary = blocks[1]["text"]["text"]
+    stamp = int(utc(2026, 2, 10, 19).timestamp())
+    assert summary.startswith(f"*Open until* <!date^{stamp}^{{date_short_pretty}} {{time}}|")
+    assert f"<{feed}|Calendar feed>" in blocks[-1]["elements"][0]["text"]
+    assert "Term: *lfx-2026-t1*" in blocks[-1]["elements"][0]["text"]
+    assert f"Calendar feed: {feed}" in render_text(opening)
+    assert "<strong>Open until:</strong> Tue, Feb 10, 11:00 AM PST (19:00 UTC)" in render_html(
+        opening
+    )
+    calendar = Calendar.from_ical(render_ics(opening))
+    assert sorted(str(c["SUMMARY"]) for c in calendar.walk("VEVENT")) == [
+        "Closes: Mentee applications", "Mentee Applications Open", "Opens: Mentee applications"
+    ]  # fmt: skip
+    stipend = Event("pay@lfx-cal", "lfx-2026-t1", "First Stipend Payments", dt.date(2026, 3, 6))
+    today = build_message(stipend, Kind.TODAY, zone=LA.zone, feed_url=feed)
+    assert today.title == "Today: first stipend payments" and today.all_day
+    assert render(today)[1][1]["text"]["text"] == "*Today:* Fri, Mar 6"
+    assert "<strong>Today:</strong> Fri, Mar 6" in render_html(today)
