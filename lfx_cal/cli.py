@@ -1,7 +1,9 @@
 """The ``lfx-cal`` command line: a thin click layer over :mod:`feeds`.
 
 Each command parses options, calls pure functions and prints. Exit status: 0 ok,
-1 warnings under ``--strict``, 2 bad usage or an unreadable source.
+1 warnings under ``--strict`` (or a failed source or delivery), 2 bad usage, a
+bad configuration or an unreadable source: every such error is one
+:class:`~lfx_cal.errors.CliError` line, never a traceback.
 """
 
 from __future__ import annotations
@@ -9,15 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import click
+from click.decorators import FC
 
 from feeds.categories import ROLES, expand
 from feeds.durations import parse_durations
 from feeds.errors import DurationError
 from feeds.model import CATEGORIES
 from feeds.zones import valid_zone
+from lfx_cal.errors import CliError
 from lfx_cal.reading import load_all, report
 
 DEFAULT_ZONE = "America/Los_Angeles"
@@ -26,6 +30,31 @@ DEFAULT_ZONE = "America/Los_Angeles"
 def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     if not valid_zone(value):
         raise click.BadParameter(f"{value!r} is not an IANA time zone (e.g. America/Los_Angeles)")
+    return value
+
+
+def config_option(*, required: bool = True) -> Callable[[FC], FC]:
+    """The ``--config`` option every service command takes (one definition)."""
+    return click.option(
+        "--config",
+        "config_path",
+        required=required,
+        default=None,
+        type=click.Path(dir_okay=False),
+        help="The TOML configuration file (see config/example.toml).",
+    )
+
+
+def _listen(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from notifiers.config import Problem
+    from scheduler.settings import parse_listen
+
+    try:
+        parse_listen(value)
+    except Problem as problem:
+        raise click.BadParameter(str(problem)) from None
     return value
 
 
@@ -51,7 +80,7 @@ _common = [
 ]
 
 
-def common(function: click.decorators.FC) -> click.decorators.FC:
+def common(function: FC) -> FC:
     """Attach the options shared by the reading commands."""
     for decorator in reversed(_common):
         function = decorator(function)
@@ -147,13 +176,12 @@ def export(
             with open(output, "wb") as handle:
                 handle.write(data)
         except OSError as error:
-            click.echo(f"lfx-cal: error: {output}: cannot write: {error.strerror}", err=True)
-            raise SystemExit(2) from None
+            raise CliError(f"{output}: cannot write: {error.strerror}") from None
     report(timelines, strict=strict)
 
 
 @cli.command("notify-test")
-@click.option("--config", "config_path", required=True, help="The TOML configuration file.")
+@config_option()
 @click.option("--subscription", default=None, help="Only this subscription (default: all).")
 def notify_test(config_path: str, subscription: str | None) -> None:
     """Send a sample message through each configured subscription and report what happened."""
@@ -163,14 +191,16 @@ def notify_test(config_path: str, subscription: str | None) -> None:
 
 
 @cli.command()
-@click.option("--config", "config_path", default=None, help="The TOML configuration file.")
+@config_option(required=False)
 @click.option(
     "--demo-dir",
     default="lfx-cal-demo",
     show_default=True,
     help="Without --config: where the demo term, configuration and SQLite file go.",
 )
-@click.option("--listen", default=None, help="host:port to listen on (overrides [service]).")
+@click.option(
+    "--listen", default=None, callback=_listen, help="host:port to listen on (overrides [service])."
+)
 def serve(config_path: str | None, demo_dir: str, listen: str | None) -> None:
     """Run the feed server and the reminder daemon until SIGTERM or Ctrl-C.
 
@@ -183,7 +213,7 @@ def serve(config_path: str | None, demo_dir: str, listen: str | None) -> None:
 
 
 @cli.command()
-@click.option("--config", "config_path", required=True, help="The TOML configuration file.")
+@config_option()
 def check(config_path: str) -> None:
     """Validate the configuration, read every source and print the reminder plan."""
     from lfx_cal.operate import check as run
@@ -192,7 +222,7 @@ def check(config_path: str) -> None:
 
 
 @cli.command()
-@click.option("--config", "config_path", required=True, help="The TOML configuration file.")
+@config_option()
 @click.option("--limit", default=50, show_default=True, help="Rows of history to show.")
 def reminders(config_path: str, limit: int) -> None:
     """List upcoming reminders (when, what, to whom) and what was sent, skipped or failed."""
@@ -202,7 +232,7 @@ def reminders(config_path: str, limit: int) -> None:
 
 
 @cli.command()
-@click.option("--config", "config_path", required=True, help="The TOML configuration file.")
+@config_option()
 @click.option("--out", required=True, help="Folder to write (created if missing).")
 @click.option(
     "--base-url",

@@ -9,17 +9,17 @@ import click
 from feeds.errors import FeedError
 from feeds.load import load
 from feeds.model import Timeline
+from lfx_cal.errors import CliError
 
 
 def load_all(sources: Sequence[str], *, zone: str, term: str | None) -> list[Timeline]:
-    """Load every source or exit with status 2 naming the one that failed."""
+    """Load every source; CliError (exit 2) names the one that failed."""
     timelines = []
     for source in sources:
         try:
             timelines.append(load(source, zone=zone, term=term))
         except FeedError as error:
-            click.echo(f"lfx-cal: error: {error}", err=True)
-            raise SystemExit(2) from None
+            raise CliError.of(error) from None
     return timelines
 
 
