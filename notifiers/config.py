@@ -216,10 +216,11 @@ def choice(*choices: str) -> Type:
     return Type(" | ".join(choices), parse)
 
 
-def list_of(item: Type, *, empty: bool = True, single: bool = False) -> Type:
+def list_of(item: Type, *, empty: bool = True, single: bool = False, name: str = "") -> Type:
     """A list whose items are *item* (errors name the index: ``leads[0]``).
 
-    *single*: a lone value counts as a list of one; *empty*: an empty list is allowed.
+    *single*: a lone value counts as a list of one; *empty*: an empty list is allowed;
+    *name*: the type's name in the documentation (default ``list of <item>``).
     """
 
     def parse(value: Any) -> tuple[Any, ...]:
@@ -237,7 +238,7 @@ def list_of(item: Type, *, empty: bool = True, single: bool = False) -> Type:
                 raise Problem(problem.problem, problem.fix, f"[{index}]") from None
         return tuple(parsed)
 
-    return Type(f"list of {item.name}", parse)
+    return Type(name or f"list of {item.name}", parse)
 
 
 def _duration(value: Any) -> Any:

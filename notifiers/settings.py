@@ -71,7 +71,7 @@ EMAIL = Table(
         Setting("host", TEXT, REQUIRED, "SMTP server", '"smtp.example.org"'),
         Setting("port", integer(minimum=1), None,
                 "SMTP port (default by security: 587, 465, 25)", "587"),
-        Setting("security", choice(*_PORTS), "starttls", "starttls | ssl | none"),
+        Setting("security", choice(*_PORTS), "starttls", "how the connection is encrypted"),
         Setting("from", TEXT, REQUIRED, "sender address", '"lfx-cal@example.org"'),
         Setting("username", OPTIONAL_TEXT, "", "AUTH user (needs password_env)", '"lfx-cal"'),
         Setting("password_env", ENV, "", "variable holding the AUTH password",
