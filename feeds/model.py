@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from feeds import formats
+
 Endpoint = dt.date | dt.datetime
 """A calendar date (no time given) or an aware UTC instant."""
 
@@ -38,10 +40,8 @@ def is_instant(value: Endpoint) -> bool:
 
 
 def endpoint_text(value: Endpoint) -> str:
-    """Format an endpoint as ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SSZ``."""
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return value.isoformat()
+    """Format an endpoint as ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SSZ`` (see feeds.formats)."""
+    return formats.endpoint_text(value)
 
 
 def as_instant(value: Endpoint, zone: ZoneInfo) -> dt.datetime:

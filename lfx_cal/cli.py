@@ -19,6 +19,7 @@ from click.decorators import FC
 from feeds.categories import ROLES, expand
 from feeds.durations import parse_durations
 from feeds.errors import DurationError
+from feeds.formats import DATE
 from feeds.model import CATEGORIES
 from feeds.zones import valid_zone
 from lfx_cal.errors import CliError
@@ -133,8 +134,8 @@ def show(sources: tuple[str, ...], zone: str, term: str | None, strict: bool, fm
     help="Only these categories (repeatable).",
 )
 @click.option("--role", type=click.Choice(sorted(ROLES)), help="Only what this role needs.")
-@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), help="Only events on or after.")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Only events on or before.")
+@click.option("--from", "since", type=click.DateTime([DATE]), help="Only events on or after.")
+@click.option("--until", type=click.DateTime([DATE]), help="Only events on or before.")
 @click.option("--alarms", default="", help="VALARM leads, e.g. 7d,1d (clients may ignore them).")
 @click.option("--name", default="LFX Mentorship", show_default=True, help="Calendar name.")
 def export(

@@ -17,6 +17,7 @@ import click
 
 from feeds.durations import format_duration
 from feeds.errors import FeedError
+from feeds.formats import listing_time
 from feeds.ical import Revision
 from feeds.model import Event
 from feeds.zones import zone as get_zone
@@ -114,7 +115,7 @@ def _plan_lines(config: Config, events: Iterable[Event], now: dt.datetime) -> li
         who = ", ".join(f"{name}({count})" for name, count in counts.items())
         lead = "" if job.kind != "reminder" else f" {format_duration(job.lead)} before"
         lines.append(
-            f"{job.due:%Y-%m-%d %H:%MZ}  {job.kind}{lead}  {by_uid[job.uid].title}  -> {who}"
+            f"{listing_time(job.due)}  {job.kind}{lead}  {by_uid[job.uid].title}  -> {who}"
         )
     return lines
 

@@ -27,9 +27,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
+from feeds.formats import INSTANT, instant_text, parse_instant
 from scheduler.errors import ConfigError
 
-STAMP = "%Y-%m-%dT%H:%M:%SZ"
+STAMP = INSTANT
 
 metadata = MetaData()
 
@@ -173,16 +174,12 @@ def stamp(value: dt.datetime) -> str:
 
     Raises ``ValueError`` for a naive datetime.
     """
-    if not isinstance(value, dt.datetime):
-        raise TypeError(f"expected a datetime, got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()}: give a timezone (UTC)")
-    return value.astimezone(dt.UTC).strftime(STAMP)
+    return instant_text(value)
 
 
 def parse_stamp(text: str) -> dt.datetime:
     """Read a stored ``YYYY-MM-DDTHH:MM:SSZ`` instant as an aware UTC datetime."""
-    return dt.datetime.strptime(text, STAMP).replace(tzinfo=dt.UTC)
+    return parse_instant(text)
 
 
 def key_of(row: Any) -> DeliveryKey:
