@@ -206,10 +206,12 @@ def test_each_mistake_stops_every_command_that_needs_it(folder: Path, mistake: M
     config = write(folder, base.replace(old, new, 1))
     env: dict[str, str | None] = {**ENV, **dict(mistake.env)}
     for command in ALL:
-        result = invoke(command, config, env)
         if command not in mistake.commands:
-            assert result.exit_code in (0, 1), (command, result.output)
-            continue
+            if command in ("reminders", "publish"):  # read-only: they do not need it
+                result = invoke(command, config, env)
+                assert result.exit_code in (0, 1), (command, result.output)
+            continue  # notify-test would really send
+        result = invoke(command, config, env)
         assert result.exit_code == 2, (command, result.output, result.exception)
         assert "Traceback" not in result.output
         lines = result.stderr.splitlines()
