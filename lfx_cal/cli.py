@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import click
 from click.decorators import FC
 
-from feeds.categories import ROLES, expand
+from feeds.categories import ROLES
 from feeds.durations import parse_durations
 from feeds.errors import DurationError
 from feeds.formats import DATE
@@ -152,19 +152,19 @@ def export(
     name: str,
 ) -> None:
     """Write one iCalendar file merging every SOURCE."""
-    from feeds.filters import select
+    from feeds import filters
     from feeds.ical import FeedOptions, to_ical
 
     try:
         leads = parse_durations(alarms)
     except DurationError as error:
         raise click.BadParameter(str(error), param_hint="--alarms") from None
-    wanted = expand(categories, role) if categories or role else None
+    wanted = filters.wanted(categories, role)
     timelines = load_all(_sources(sources), zone=zone, term=term)
     events = [
         event
         for timeline in timelines
-        for event in select(
+        for event in filters.select(
             timeline.events, wanted, since and since.date(), until and until.date(), zone
         )
     ]

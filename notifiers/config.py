@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from notifiers.errors import Problem
+
 __all__ = [
     "BOOL",
     "DURATION",
@@ -43,19 +45,6 @@ __all__ = [
     "list_of",
     "number",
 ]
-
-
-class Problem(ValueError):
-    """A value is wrong: *problem* says why (echoing the value), *fix* how to put it right.
-
-    *at* is a suffix for the key (``[0]`` for the first item of a list).
-    """
-
-    def __init__(self, problem: str, fix: str = "", at: str = "") -> None:
-        self.problem = problem
-        self.fix = fix
-        self.at = at
-        super().__init__(problem + (f" ({fix})" if fix else ""))
 
 
 @dataclass(frozen=True)

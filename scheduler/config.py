@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from feeds.categories import expand
+from feeds import filters
 from notifiers.config import Problem, Table
 from scheduler.errors import ConfigError
 from scheduler.settings import DEFAULT_DATABASE, SERVICE, SOURCES, SUBSCRIPTIONS, header
@@ -145,7 +145,7 @@ class _Reader:
         except Problem as problem:
             raise self.fail(f"{where}.target{problem.at}", problem.problem, problem.fix) from None
         categories, role = list(v["categories"]), v["role"]
-        wanted = expand(categories, role) if categories or role else expand([], "admin")
+        wanted = filters.wanted(categories, role) or filters.EVERYTHING
         leads = v["leads"]
         wanted, leads = self.shared.setdefault(wanted, wanted), self.shared.setdefault(leads, leads)
         return Subscription(
