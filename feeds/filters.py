@@ -11,7 +11,8 @@ import datetime as dt
 from collections.abc import Iterable
 
 from feeds.categories import expand
-from feeds.model import CATEGORIES, Event, local_date
+from feeds.model import CATEGORIES, Event
+from feeds.zones import PROGRAM_ZONE, local_date
 from feeds.zones import zone as get_zone
 
 
@@ -38,7 +39,7 @@ def select(
     categories: frozenset[str] | None = None,
     since: dt.date | None = None,
     until: dt.date | None = None,
-    zone: str = "America/Los_Angeles",
+    zone: str = PROGRAM_ZONE,
 ) -> tuple[Event, ...]:
     """Events with any of *categories* (all when None) that touch [since, until]."""
     tz = get_zone(zone)

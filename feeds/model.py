@@ -13,6 +13,20 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from feeds import formats
+from feeds.zones import as_instant, local_date
+
+__all__ = [
+    "CATEGORIES",
+    "Endpoint",
+    "Event",
+    "Notice",
+    "Term",
+    "Timeline",
+    "as_instant",
+    "endpoint_text",
+    "is_instant",
+    "local_date",
+]
 
 Endpoint = dt.date | dt.datetime
 """A calendar date (no time given) or an aware UTC instant."""
@@ -42,20 +56,6 @@ def is_instant(value: Endpoint) -> bool:
 def endpoint_text(value: Endpoint) -> str:
     """Format an endpoint as ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SSZ`` (see feeds.formats)."""
     return formats.endpoint_text(value)
-
-
-def as_instant(value: Endpoint, zone: ZoneInfo) -> dt.datetime:
-    """Return *value* as a UTC instant; a date means the start of that day in *zone*."""
-    if isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.combine(value, dt.time(), zone).astimezone(dt.UTC)
-
-
-def local_date(value: Endpoint, zone: ZoneInfo) -> dt.date:
-    """Return the calendar day of *value* as seen in *zone*."""
-    if isinstance(value, dt.datetime):
-        return value.astimezone(zone).date()
-    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,11 +21,11 @@ from feeds.durations import parse_durations
 from feeds.errors import DurationError
 from feeds.formats import DATE
 from feeds.model import CATEGORIES
-from feeds.zones import valid_zone
+from feeds.zones import PROGRAM_ZONE, valid_zone
 from lfx_cal.errors import CliError
 from lfx_cal.reading import load_all, report
 
-DEFAULT_ZONE = "America/Los_Angeles"
+DEFAULT_ZONE = PROGRAM_ZONE
 
 
 def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:

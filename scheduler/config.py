@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from feeds import filters
+from feeds.zones import PROGRAM_ZONE
 from notifiers.config import Problem, Table
 from scheduler.errors import ConfigError
 from scheduler.settings import DEFAULT_DATABASE, SERVICE, SOURCES, SUBSCRIPTIONS, header
@@ -39,7 +40,7 @@ class Service:
     """``[service]``: where state lives, the program zone, the HTTP listener."""
 
     database: str = DEFAULT_DATABASE
-    timezone: str = "America/Los_Angeles"
+    timezone: str = PROGRAM_ZONE
     listen: str = "127.0.0.1:8080"
     misfire_grace: dt.timedelta = dt.timedelta(hours=1)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from feeds.categories import ROLES
 from feeds.model import CATEGORIES
+from feeds.zones import PROGRAM_ZONE
 from notifiers.config import (
     BOOL,
     DURATION,
@@ -78,7 +79,7 @@ SERVICE = Table(
         Setting("database", DATABASE, DEFAULT_DATABASE,
                 "SQLAlchemy URL; a relative SQLite path is relative to the config file; "
                 "`postgresql://user:pw@host/db` for several processes"),
-        Setting("timezone", ZONE, "America/Los_Angeles",
+        Setting("timezone", ZONE, PROGRAM_ZONE,
                 "program zone: times without a zone, date-only deadlines"),
         Setting("listen", LISTEN, "127.0.0.1:8080", "`host:port` of the HTTP listener"),
         Setting("misfire_grace", DURATION, "1h",
