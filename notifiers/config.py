@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -286,8 +286,3 @@ HTTP_URL = Type("http(s) URL", _http_url)
 """An http:// or https:// URL."""
 STRINGS = list_of(TEXT, single=True)
 """A string or a list of strings."""
-
-
-def key_table(tables: Sequence[Table]) -> list[tuple[str, Setting]]:
-    """Every (table name, setting) pair of *tables*, for documentation and tests."""
-    return [(table.name, setting) for table in tables for setting in table.settings]

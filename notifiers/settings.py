@@ -181,11 +181,10 @@ class SlackSettings:
                 )
         token = webhook = ""
         if secrets:
-            token = _secret("slack", "token_env", v["token_env"], environ, False)
-            webhook = _secret("slack", "webhook_env", v["webhook_env"], environ, False)
-            for key, value in (("token_env", token), ("webhook_env", webhook)):
-                if v[key] and not value.strip():
-                    _secret("slack", key, v[key], environ, True)  # raises, naming the variable
+            token = _secret("slack", "token_env", v["token_env"], environ, bool(v["token_env"]))
+            webhook = _secret(
+                "slack", "webhook_env", v["webhook_env"], environ, bool(v["webhook_env"])
+            )
             if webhook and not webhook.startswith(("https://", "http://")):
                 raise ConfigError(
                     "webhook_env",
