@@ -37,7 +37,10 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Service:
-    """``[service]``: where state lives, the program zone, the HTTP listener."""
+    """``[service]``: where state lives, the program zone, the HTTP listener.
+
+    One field per key of :data:`scheduler.settings.SERVICE` (same name).
+    """
 
     database: str = DEFAULT_DATABASE
     timezone: str = PROGRAM_ZONE
@@ -112,12 +115,8 @@ class _Reader:
         v = self.read(SERVICE, value, "service")
         from scheduler.schema import anchor_sqlite
 
-        return Service(
-            database=anchor_sqlite(v["database"], self.base),
-            timezone=v["timezone"],
-            listen=v["listen"],
-            misfire_grace=v["misfire_grace"],
-        )
+        # Every declared key is a field of Service: a new key is one Setting and one field.
+        return Service(**{**v, "database": anchor_sqlite(v["database"], self.base)})
 
     def source(self, index: int, value: Any) -> Source:
         where = f"sources[{index}]"

@@ -8,10 +8,14 @@ them all: :mod:`scheduler.config` reads the file with them, the README's key
 table is generated from them (``python -m scheduler.settings``) and a test checks
 the README and ``config/example.toml`` against them.
 
-Adding a key is one line, e.g.::
+Adding a key is one line here, e.g.::
 
     Setting("public_url", HTTP_URL, None, "address the feeds are reachable at",
             '"https://cal.example.org/"'),
+
+plus, for ``[service]``, a field of the same name on
+:class:`scheduler.config.Service`; then ``python -m scheduler.settings`` prints the
+README table, and ``config/example.toml`` needs the key (tests check both).
 """
 
 from __future__ import annotations
