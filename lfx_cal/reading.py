@@ -10,21 +10,21 @@ from feeds.errors import FeedError
 from feeds.load import load_all as load_timelines
 from feeds.merge import distinct_uids
 from feeds.model import Timeline
+from lfx_cal.errors import CliError
 
 
 def load_all(sources: Sequence[str], *, zone: str, term: str | None) -> list[Timeline]:
-    """Every timeline of every source, UIDs unique across them; exit 2 naming a failed source.
+    """Every timeline of every source, UIDs unique across them.
 
     A document with several timelines (terms) gives each of them, unless *term*
-    pins one.
+    pins one. A source that fails raises CliError (exit 2) naming it.
     """
     timelines: list[Timeline] = []
     for source in sources:
         try:
             timelines.extend(load_timelines(source, zone=zone, term=term))
         except FeedError as error:
-            click.echo(f"lfx-cal: error: {error}", err=True)
-            raise SystemExit(2) from None
+            raise CliError.of(error) from None
     return distinct_uids(timelines)
 
 
