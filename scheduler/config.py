@@ -21,6 +21,8 @@ from feeds.zones import valid_zone
 from scheduler.errors import ConfigError
 
 DEFAULT_DATABASE = "sqlite:///lfx-cal.sqlite3"
+MAX_FETCH_DEADLINE = dt.timedelta(minutes=10)
+"""``fetch_deadline`` may exceed a short poll interval up to this (then polls just skip)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Source:
     name: str
     location: str
     poll: dt.timedelta = dt.timedelta(hours=6)
+    fetch_deadline: dt.timedelta = dt.timedelta(minutes=1)
+    """Total time one fetch of a URL may take (connect, headers, body)."""
 
 
 @dataclass(frozen=True)
@@ -135,14 +139,24 @@ class _Reader:
         where = f"sources[{index}]"
         if not isinstance(table, dict):
             raise self.fail(where, "must be a table", "write [[sources]]")
-        self.keys(table, where, {"name", "path", "url", "poll"})
+        self.keys(table, where, {"name", "path", "url", "poll", "fetch_deadline"})
         if ("path" in table) == ("url" in table):
             raise self.fail(where, "needs exactly one of path or url")
         location = self.text(table, where, "path" if "path" in table else "url")
         if "path" in table and not Path(location).is_absolute():
             location = str((Path(self.path).parent / location).resolve())
         poll = self.duration(table, where, "poll", "6h")
-        return Source(self.text(table, where, "name"), location, poll)
+        default = min(dt.timedelta(minutes=1), max(poll / 2, dt.timedelta(seconds=1)))
+        deadline = default
+        if "fetch_deadline" in table:
+            deadline = self.duration(table, where, "fetch_deadline", "")
+        if deadline > max(poll, MAX_FETCH_DEADLINE):
+            raise self.fail(
+                f"{where}.fetch_deadline",
+                f"{table['fetch_deadline']!r} is longer than the poll interval",
+                "make it well under poll, e.g. 1m",
+            )
+        return Source(self.text(table, where, "name"), location, poll, deadline)
 
     def subscription(self, index: int, table: Any, notifiers: Mapping[str, Any]) -> Subscription:
         where = f"subscriptions[{index}]"

@@ -110,6 +110,14 @@ deliveries = Table(
     Index("ix_deliveries_status_due", "status", "due"),
 )
 
+probes = Table(
+    "probes",
+    metadata,
+    Column("owner", Text, primary_key=True),
+    Column("at", Text, nullable=False),
+)
+"""One row per daemon, rewritten by its health probe: proof that the database takes writes."""
+
 KEY_COLUMNS = ("subscription", "kind", "uid", "lead_s", "instant", "target")
 """The columns of a :class:`DeliveryKey`, in order."""
 

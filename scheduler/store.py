@@ -34,6 +34,7 @@ from scheduler.schema import (
     metadata,
     open_engine,
     parse_stamp,
+    probes,
     revisions,
     source_status,
     stamp,
@@ -297,6 +298,20 @@ class Store:
         """Ledger rows, newest due first."""
         with self._engine.connect() as conn:
             return ledger.listing(conn, statuses, limit)
+
+    def probe(self, owner: str, now: dt.datetime, margin: dt.timedelta) -> int:
+        """Health probe: write one small row (raises when the database takes no writes).
+
+        Returns the number of deliveries overdue by more than *margin*.
+        """
+        values = {"owner": owner[:200], "at": stamp(now)}
+        statement = self._insert()(probes).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[probes.c.owner], set_={"at": values["at"]}
+        )
+        with self._engine.begin() as conn:
+            conn.execute(statement)
+            return ledger.overdue(conn, now, margin)
 
     def counts(self) -> dict[str, int]:
         """Number of ledger rows per status."""
