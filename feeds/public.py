@@ -12,6 +12,11 @@ Decisions recorded here:
   :func:`redact` applies it to every URL inside free text (an exception's
   message, an httpx log line), and :class:`RedactingFilter` does so for log
   records of libraries we do not control (httpx logs each request at INFO).
+* **Dates in range.** :func:`sane_timeline` drops events dated outside
+  :data:`FIRST_YEAR`–:data:`LAST_YEAR` with a row warning: calendar arithmetic
+  on 0001-01-01 or 9999-12-31 (a day after, a lead before) overflows, and no
+  mentorship term lives there. The parser should already refuse such rows; this
+  is the net under every consumer.
 * **Clean text.** :func:`clean_text` removes what can mislead a reader or a
   terminal: ANSI/VT escape sequences, C0 and C1 control characters (tab and line
   feed are kept when asked) and the bidirectional embedding, override and
@@ -29,7 +34,7 @@ from collections.abc import Iterable
 from pathlib import PurePath
 from urllib.parse import urlsplit, urlunsplit
 
-from feeds.model import Event, Timeline
+from feeds.model import Endpoint, Event, Notice, Timeline
 
 _URL = re.compile(r"""https?://[^\s'"<>]+""", re.IGNORECASE)
 _ANSI = re.compile(
@@ -128,3 +133,48 @@ def redact_library_logs(*names: str) -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())
+
+
+FIRST_YEAR = 1970
+LAST_YEAR = 2100
+
+
+def _in_range(value: Endpoint | None) -> bool:
+    return value is None or FIRST_YEAR <= value.year <= LAST_YEAR
+
+
+def clean_event(event: Event) -> Event:
+    """*event* with its title and notes through :func:`clean_text`."""
+    title = clean_text(event.title)
+    notes = tuple(clean_text(note) for note in event.notes)
+    if title == event.title and notes == event.notes:
+        return event
+    return dataclasses.replace(event, title=title, notes=notes)
+
+
+def sane_timeline(timeline: Timeline) -> Timeline:
+    """*timeline* with clean text everywhere and no event dated outside 1970–2100.
+
+    Each dropped event becomes a warning on its line. Applied by
+    :func:`feeds.load.parse_document` to everything read from a document.
+    """
+    events: list[Event] = []
+    dropped = False
+    warnings = [Notice(notice.line, clean_text(notice.message)) for notice in timeline.warnings]
+    for event in timeline.events:
+        if _in_range(event.start) and _in_range(event.end):
+            events.append(clean_event(event))
+        else:
+            dropped = True
+            warnings.append(
+                Notice(
+                    event.line,
+                    f"a date outside {FIRST_YEAR}–{LAST_YEAR}; the row gives no event",
+                )
+            )
+    term = timeline.term
+    if clean_text(term.title) != term.title:
+        term = dataclasses.replace(term, title=clean_text(term.title))
+    if dropped:
+        warnings.sort(key=lambda notice: notice.line)
+    return dataclasses.replace(timeline, term=term, events=tuple(events), warnings=tuple(warnings))

@@ -74,7 +74,7 @@ class Notifier(ABC):
 
     @property
     def pool(self) -> Workers:
-        """This backend's own bounded thread pool (created on first use)."""
+        """The backend's own bounded thread pool (created on first use)."""
         pool: Workers | None = self.__dict__.get("_pool")
         if pool is None:
             pool = self.__dict__.setdefault("_pool", Workers(f"notify-{self.name}", self.workers))

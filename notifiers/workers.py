@@ -43,7 +43,7 @@ class Workers(concurrent.futures.Executor):
         """Threads running a task right now."""
         return self._busy
 
-    def submit(  # type: ignore[override]
+    def submit(
         self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
     ) -> concurrent.futures.Future[T]:
         """Queue ``fn(*args, **kwargs)``; a thread is started when all are busy and one is free."""
@@ -72,7 +72,7 @@ class Workers(concurrent.futures.Executor):
                 self._busy += 1
             try:
                 result = call()
-            except BaseException as error:  # noqa: BLE001 - handed to the waiting caller
+            except BaseException as error:  # handed to the waiting caller
                 future.set_exception(error)
             else:
                 future.set_result(result)
@@ -85,8 +85,10 @@ class Workers(concurrent.futures.Executor):
         return await asyncio.wrap_future(self.submit(fn, *args, **kwargs))
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Stop taking work; with *cancel_futures* drop what is queued. Never waits for a
-        thread that is stuck unless *wait* is true."""
+        """Stop taking work; with *cancel_futures* drop what is queued.
+
+        Never waits for a thread that is stuck unless *wait* is true.
+        """
         with self._lock:
             self._closed = True
             threads = list(self._threads)

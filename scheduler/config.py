@@ -33,6 +33,8 @@ class Service:
     timezone: str = "America/Los_Angeles"
     listen: str = "127.0.0.1:8080"
     misfire_grace: dt.timedelta = dt.timedelta(hours=1)
+    public_url: str = ""
+    """The address people reach the service at (links in messages); empty: the listen address."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,18 @@ class _Reader:
     def service(self, table: Any) -> Service:
         if not isinstance(table, dict):
             raise self.fail("service", "must be a table", "write [service]")
-        self.keys(table, "service", {"database", "timezone", "listen", "misfire_grace"})
+        self.keys(
+            table, "service", {"database", "timezone", "listen", "misfire_grace", "public_url"}
+        )
+        public_url = table.get("public_url", "")
+        if not isinstance(public_url, str) or (
+            public_url and not public_url.startswith(("http://", "https://"))
+        ):
+            raise self.fail(
+                "service.public_url",
+                f"{public_url!r} is not an http(s) address",
+                'e.g. "https://cal.example.org/"',
+            )
         zone = self.text(table, "service", "timezone", Service.timezone)
         if not valid_zone(zone):
             raise self.fail(
@@ -133,6 +146,7 @@ class _Reader:
             timezone=zone,
             listen=listen,
             misfire_grace=self.duration(table, "service", "misfire_grace", "1h"),
+            public_url=public_url,
         )
 
     def source(self, index: int, table: Any) -> Source:

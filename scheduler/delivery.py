@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -38,13 +39,20 @@ LATE_AFTER = dt.timedelta(seconds=5)
 """A reminder sent later than this after its due time is marked late."""
 MAX_ATTEMPTS = 6
 BACKOFF = dt.timedelta(seconds=30)
+MAX_WAIT = dt.timedelta(hours=1)
+"""The longest wait before a retry, whatever a server's Retry-After asks for."""
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> dt.timedelta:
-    """Wait before attempt *attempts* + 1: 30 s, 1 min, 2 min, … (at most 1 h)."""
-    wait: dt.timedelta = min(BACKOFF * 2 ** max(attempts - 1, 0), dt.timedelta(hours=1))
-    if retry_after:
-        wait = max(wait, dt.timedelta(seconds=retry_after))
+    """Wait before attempt *attempts* + 1: 30 s, 1 min, 2 min, … (at most 1 h).
+
+    A server's *retry_after* (seconds) lengthens the wait, up to :data:`MAX_WAIT`;
+    a negative, infinite or absurd value cannot overflow anything.
+    """
+    exponent = min(max(attempts - 1, 0), 16)
+    wait: dt.timedelta = min(BACKOFF * 2**exponent, MAX_WAIT)
+    if retry_after and math.isfinite(retry_after) and retry_after > 0:
+        wait = max(wait, dt.timedelta(seconds=min(retry_after, MAX_WAIT.total_seconds())))
     return wait
 
 
@@ -191,6 +199,11 @@ class Courier:
             return
         except DeliveryError as error:
             await self._mark_failed(key, f"{type(error).__name__}: {error}", None)
+            return
+        except Exception as error:  # a backend bug must not stop the fan-out
+            log.exception("delivery %s -> %s: unexpected error", key.uid, key.target)
+            retry = self.daemon.clock() + backoff(attempts) if attempts < MAX_ATTEMPTS else None
+            await self._mark_failed(key, f"{type(error).__name__}: {error}"[:500], retry)
             return
         late = self.daemon.clock() - due > LATE_AFTER and key.kind != CHANGED
         await asyncio.to_thread(

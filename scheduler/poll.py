@@ -112,7 +112,7 @@ def poll(
                 f"reading took {elapsed:.0f} s, more than its budget of {budget:g} s; "
                 "keeping the last good version (is the document huge or hostile?)"
             )
-    except Exception as error:  # noqa: BLE001 - any failure keeps the last good version
+    except Exception as error:  # any failure keeps the last good version
         text = str(error) if isinstance(error, _Failed) else describe(error)
         store.record_fetch(source.name, now, error=text)
         return PollResult(source.name, current, Diff(), error=text)

@@ -4,10 +4,17 @@
 ``state.snapshot`` is read once per request (the daemon swaps it atomically);
 everything a response is built from is cached per ``snapshot.version``, so a
 request costs a dictionary lookup and a header comparison.
+
+Feeds are rendered off the event loop, in a small pool of their own, and kept
+in a cache bounded in bytes (:data:`~lfx_cal.web.feeds.CACHE_BYTES`); requests
+for the same feed variant that arrive while it renders wait for that one
+rendering. Every response, errors and 404s included, carries
+``X-Content-Type-Options: nosniff`` and a ``Cache-Control``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Protocol
 
@@ -16,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.metrics import Counter
 
 from lfx_cal.web.feeds import (
+    CACHE_BYTES,
     LRU,
     FeedQuery,
     QueryError,
@@ -28,6 +36,7 @@ from lfx_cal.web.feeds import (
 )
 from lfx_cal.web.page import Deadline, content_security_policy, deadlines, passed, render_page
 from lfx_cal.web.sources import timelines_json
+from notifiers.workers import Workers
 from scheduler.metrics import Metrics
 from scheduler.snapshot import Snapshot
 
@@ -68,7 +77,11 @@ class FeedServer:
         self.state = state
         self.base_url = base_url
         self.names: LRU[str, dict[str, str]] = LRU(8)
-        self.feeds: LRU[tuple[str, FeedQuery], Rendered] = LRU()
+        self.feeds: LRU[tuple[str, FeedQuery], Rendered] = LRU(
+            max_bytes=CACHE_BYTES, weigh=lambda item: len(item.body)
+        )
+        self._rendering: dict[tuple[str, FeedQuery], asyncio.Future[Rendered]] = {}
+        self._renderer = Workers("render", 2)
         self.rows: LRU[str, tuple[Deadline, ...]] = LRU(8)
         self.pages: LRU[tuple[str, int], Rendered] = LRU(16)
         self.api: LRU[str, Rendered] = LRU(8)
@@ -117,8 +130,27 @@ class FeedServer:
                 return self.error(400, str(problem), name)
         else:
             key = FeedQuery(name)
-        item = self.feeds.get((snapshot.version, key), lambda: render_feed(snapshot, key))
+        item = self.feeds.peek((snapshot.version, key))
+        if item is None:
+            try:
+                item = await self._render(snapshot, key)
+            except (OverflowError, ValueError):
+                return self.error(500, "this feed cannot be rendered right now", name)
         return self.answer(request, item, snapshot, name)
+
+    async def _render(self, snapshot: Snapshot, key: FeedQuery) -> Rendered:
+        """Render one feed variant in the render pool; concurrent requests share the work."""
+        cache_key = (snapshot.version, key)
+        pending = self._rendering.get(cache_key)
+        if pending is None:
+            pending = asyncio.wrap_future(self._renderer.submit(render_feed, snapshot, key))
+            self._rendering[cache_key] = pending
+            try:
+                item = await asyncio.shield(pending)
+            finally:
+                self._rendering.pop(cache_key, None)
+            return self.feeds.put(cache_key, item)
+        return await asyncio.shield(pending)
 
     async def timelines(self, request: web.Request) -> web.Response:
         """``GET /api/timelines``: the ``show --format json`` objects, as a list."""
@@ -153,12 +185,18 @@ class FeedServer:
 
     async def metrics(self, request: web.Request) -> web.Response:
         """``GET /metrics``: Prometheus text format."""
-        headers = {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}
+        headers = {
+            "Content-Type": CONTENT_TYPE_LATEST,
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        }
         return web.Response(body=self.state.metrics.render(), headers=headers)
 
 
 async def _server_header(_request: web.Request, response: web.StreamResponse) -> None:
     response.headers["Server"] = SERVER
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Cache-Control", "no-store")
 
 
 def add_routes(app: web.Application, state: WebState, *, base_url: str | None = None) -> FeedServer:
