@@ -18,7 +18,7 @@ from feeds.durations import parse_durations
 from feeds.errors import DurationError
 from feeds.model import CATEGORIES
 from feeds.zones import valid_zone
-from lfx_cal.reading import load_all, report
+from lfx_cal.reading import load_all, report, say
 
 DEFAULT_ZONE = "America/Los_Angeles"
 
@@ -87,9 +87,9 @@ def show(sources: tuple[str, ...], zone: str, term: str | None, strict: bool, fm
         from feeds.jsonout import timeline_dict
 
         data = [timeline_dict(t) for t in timelines]
-        click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
+        say(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
     else:
-        click.echo(table(timelines))
+        say(table(timelines))
     report(timelines, strict=strict)
 
 
@@ -147,7 +147,7 @@ def export(
             with open(output, "wb") as handle:
                 handle.write(data)
         except OSError as error:
-            click.echo(f"lfx-cal: error: {output}: cannot write: {error.strerror}", err=True)
+            say(f"lfx-cal: error: {output}: cannot write: {error.strerror}", err=True)
             raise SystemExit(2) from None
     report(timelines, strict=strict)
 

@@ -11,13 +11,12 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-import click
-
 from feeds.durations import format_duration
 from feeds.errors import FeedError
 from feeds.ical import Revision
 from feeds.model import Event
 from feeds.zones import zone as get_zone
+from lfx_cal.reading import say
 from scheduler.config import Config, Service, load_config
 from scheduler.errors import ConfigError
 from scheduler.plan import Job, fan_out, jobs_for
@@ -32,11 +31,11 @@ def open_config(path: str | None, demo_dir: str, listen: str | None) -> Config |
             config, banner = demo_config(
                 Path(demo_dir), dt.datetime.now(dt.UTC), listen or Service.listen
             )
-            click.echo(banner)
+            say(banner)
             return config
         config = load_config(path)
     except ConfigError as error:
-        click.echo(f"lfx-cal: error: {error}", err=True)
+        say(f"lfx-cal: error: {error}", err=True)
         return None
     if listen:
         from dataclasses import replace
@@ -54,8 +53,8 @@ def serve_config(config: Config | None) -> int:
     try:
         serve(config)
     except OSError as error:  # e.g. the port is taken
-        click.echo(f"lfx-cal: error: {config.service.listen}: {error.strerror}", err=True)
-        click.echo("  (choose another with --listen or [service] listen)", err=True)
+        say(f"lfx-cal: error: {config.service.listen}: {error.strerror}", err=True)
+        say("  (choose another with --listen or [service] listen)", err=True)
         return 2
     return 0
 
@@ -70,12 +69,12 @@ def _read(config: Config) -> tuple[list[Event], int]:
         try:
             timeline = load(source.location, zone=config.service.timezone)
         except (FeedError, OSError, ValueError) as error:
-            click.echo(f"source {source.name}: FAILED: {error}")
+            say(f"source {source.name}: FAILED: {error}")
             failures += 1
             continue
-        click.echo(f"source {source.name}: {len(timeline.events)} events ({timeline.term.id})")
+        say(f"source {source.name}: {len(timeline.events)} events ({timeline.term.id})")
         for notice in timeline.warnings:
-            click.echo(f"  {timeline.source}:{notice.line}: warning: {notice.message}")
+            say(f"  {timeline.source}:{notice.line}: warning: {notice.message}")
         events.extend(timeline.events)
     return events, failures
 
@@ -104,14 +103,14 @@ def check(path: str) -> int:
     try:
         config = load_config(path)
     except ConfigError as error:
-        click.echo(f"lfx-cal: error: {error}", err=True)
+        say(f"lfx-cal: error: {error}", err=True)
         return 2
-    click.echo(f"config {path}: ok ({len(config.subscriptions)} subscriptions)")
+    say(f"config {path}: ok ({len(config.subscriptions)} subscriptions)")
     events, failures = _read(config)
     lines = _plan_lines(config, events, dt.datetime.now(dt.UTC))
-    click.echo(f"plan: {len(lines)} upcoming reminders")
+    say(f"plan: {len(lines)} upcoming reminders")
     for line in lines:
-        click.echo(f"  {line}")
+        say(f"  {line}")
     return 1 if failures else 0
 
 
@@ -120,7 +119,7 @@ def reminders(path: str, limit: int) -> int:
     try:
         config = load_config(path)
     except ConfigError as error:
-        click.echo(f"lfx-cal: error: {error}", err=True)
+        say(f"lfx-cal: error: {error}", err=True)
         return 2
     from scheduler.store import Store
 
@@ -132,15 +131,15 @@ def reminders(path: str, limit: int) -> int:
             if last is not None:
                 events.extend(last[1].events)
         if not events:
-            click.echo("(no version stored yet: reading the sources)")
+            say("(no version stored yet: reading the sources)")
             events, _ = _read(config)
         lines = _plan_lines(config, events, dt.datetime.now(dt.UTC))
-        click.echo(f"upcoming ({len(lines)}):")
+        say(f"upcoming ({len(lines)}):")
         for line in lines:
-            click.echo(f"  {line}")
+            say(f"  {line}")
         failed = store.deliveries(statuses={"failed"}, limit=limit)
         rows = failed + [d for d in store.deliveries(limit=limit) if d.status != "failed"]
-        click.echo(f"ledger ({', '.join(f'{k} {v}' for k, v in sorted(store.counts().items()))}):")
+        say(f"ledger ({', '.join(f'{k} {v}' for k, v in sorted(store.counts().items()))}):")
         for row in rows[:limit]:
             key = row.key
             lead = ""
@@ -148,7 +147,7 @@ def reminders(path: str, limit: int) -> int:
                 lead = f" {format_duration(dt.timedelta(seconds=key.lead_s))}"
             late = " (late)" if row.late else ""
             tail = f": {row.error}" if row.error else ""
-            click.echo(
+            say(
                 f"  {row.status.upper()}{late}  due {row.due}  {key.kind}{lead}  {key.uid}"
                 f"  -> {key.subscription}:{key.target}{tail}"
             )

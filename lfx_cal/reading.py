@@ -9,6 +9,15 @@ import click
 from feeds.errors import FeedError
 from feeds.load import load
 from feeds.model import Timeline
+from feeds.public import clean_text
+
+
+def say(text: str, *, err: bool = False) -> None:
+    """Print *text* for a terminal: escape sequences, control characters and bidi
+    overrides from documents are removed, so a title cannot restyle or rewrite the
+    operator's screen.
+    """
+    click.echo(clean_text(text, keep_lines=True), err=err)
 
 
 def load_all(sources: Sequence[str], *, zone: str, term: str | None) -> list[Timeline]:
@@ -18,7 +27,7 @@ def load_all(sources: Sequence[str], *, zone: str, term: str | None) -> list[Tim
         try:
             timelines.append(load(source, zone=zone, term=term))
         except FeedError as error:
-            click.echo(f"lfx-cal: error: {error}", err=True)
+            say(f"lfx-cal: error: {error}", err=True)
             raise SystemExit(2) from None
     return timelines
 
@@ -29,7 +38,7 @@ def report(timelines: Sequence[Timeline], *, strict: bool) -> None:
     for timeline in timelines:
         for notice in timeline.warnings:
             count += 1
-            click.echo(f"{timeline.source}:{notice.line}: warning: {notice.message}", err=True)
+            say(f"{timeline.source}:{notice.line}: warning: {notice.message}", err=True)
     if strict and count:
-        click.echo(f"lfx-cal: {count} warning(s) and --strict was given", err=True)
+        say(f"lfx-cal: {count} warning(s) and --strict was given", err=True)
         raise SystemExit(1)
