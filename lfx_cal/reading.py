@@ -13,9 +13,10 @@ from feeds.public import clean_text
 
 
 def say(text: str, *, err: bool = False) -> None:
-    """Print *text* for a terminal: escape sequences, control characters and bidi
-    overrides from documents are removed, so a title cannot restyle or rewrite the
-    operator's screen.
+    """Print *text* for a terminal, without escape sequences or bidi overrides.
+
+    Control characters from documents are removed, so a title cannot restyle or
+    rewrite the operator's screen.
     """
     click.echo(clean_text(text, keep_lines=True), err=err)
 
