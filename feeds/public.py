@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from feeds.model import Endpoint, Event, Notice, Timeline
 
-_URL = re.compile(r"""https?://[^\s'"<>]+""", re.IGNORECASE)
+_URL = re.compile(r"""https?://[^\s'"<>]*[^\s'"<>.,;:!?)\]]""", re.IGNORECASE)
 _ANSI = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI … final byte
     r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC … BEL/ST

@@ -15,6 +15,7 @@ from feeds.durations import format_duration
 from feeds.errors import FeedError
 from feeds.ical import Revision
 from feeds.model import Event
+from feeds.public import redact
 from feeds.zones import zone as get_zone
 from lfx_cal.reading import say
 from scheduler.config import Config, Service, load_config
@@ -74,7 +75,7 @@ def _read(config: Config) -> tuple[list[Event], int]:
             continue
         say(f"source {source.name}: {len(timeline.events)} events ({timeline.term.id})")
         for notice in timeline.warnings:
-            say(f"  {timeline.source}:{notice.line}: warning: {notice.message}")
+            say(f"  {redact(timeline.source)}:{notice.line}: warning: {notice.message}")
         events.extend(timeline.events)
     return events, failures
 

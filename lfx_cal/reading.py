@@ -9,7 +9,7 @@ import click
 from feeds.errors import FeedError
 from feeds.load import load
 from feeds.model import Timeline
-from feeds.public import clean_text
+from feeds.public import clean_text, redact
 
 
 def say(text: str, *, err: bool = False) -> None:
@@ -39,7 +39,7 @@ def report(timelines: Sequence[Timeline], *, strict: bool) -> None:
     for timeline in timelines:
         for notice in timeline.warnings:
             count += 1
-            say(f"{timeline.source}:{notice.line}: warning: {notice.message}", err=True)
+            say(f"{redact(timeline.source)}:{notice.line}: warning: {notice.message}", err=True)
     if strict and count:
         say(f"lfx-cal: {count} warning(s) and --strict was given", err=True)
         raise SystemExit(1)
