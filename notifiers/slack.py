@@ -17,7 +17,8 @@ The client is synchronous; ``asend`` awaits its pacing slot with
 
 ``Retry-After`` is read as a finite number of seconds clamped to
 [0, :data:`RETRY_AFTER_CAP`] (one hour): ``Retry-After: 1e12``, ``inf`` or
-garbage can never overflow a date computed from it.
+garbage can never overflow a date computed from it. A send waits one out in
+its thread only up to :data:`MAX_INLINE_WAIT` (60 s) and ``max_retries`` times.
 """
 
 from __future__ import annotations
@@ -83,11 +84,18 @@ class _CappedRateLimitHandler(RateLimitErrorRetryHandler):
     ) -> bool:
         if response is None or response.status_code != 429:
             return False
+        raw = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), "1")
+        raw = raw[0] if isinstance(raw, list | tuple) and raw else raw
+        if not str(raw).strip().isdigit():  # slack-sdk reads it with int(): only digits
+            return False
         return _retry_after(response.headers) <= self.cap
 
 
 RETRY_AFTER_CAP = 3600.0
 """The longest Retry-After honoured, in seconds (a larger value is read as this)."""
+MAX_INLINE_WAIT = 60.0
+"""The longest Retry-After waited out inside a send (holding a thread), whatever
+``max_retry_after`` says; a longer one becomes a TransientError for the scheduler."""
 
 
 def _retry_after(headers: Mapping[str, Any]) -> float:
@@ -120,7 +128,9 @@ def _handlers(settings: SlackSettings) -> list[RetryHandler]:
     )
     return [
         ConnectionErrorRetryHandler(settings.max_retries, backoff),
-        _CappedRateLimitHandler(settings.max_retries, settings.max_retry_after),
+        _CappedRateLimitHandler(
+            settings.max_retries, min(settings.max_retry_after, MAX_INLINE_WAIT)
+        ),
         ServerErrorRetryHandler(settings.max_retries, backoff),
     ]
 
