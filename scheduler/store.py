@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -34,6 +34,7 @@ from scheduler.schema import (
     metadata,
     open_engine,
     parse_stamp,
+    probe_engine,
     probes,
     revisions,
     source_status,
@@ -51,6 +52,7 @@ class Store:
         self.url, self._engine = open_engine(url)
         self.is_sqlite: bool = self._engine.dialect.name == "sqlite"
         self._presence: Presence | None = None
+        self._probe_engine: Engine | None = None
         for attempt in range(3):  # two daemons creating the tables at once may collide
             try:
                 metadata.create_all(self._engine, checkfirst=True)
@@ -64,6 +66,8 @@ class Store:
         """Close every pooled connection (and end the presence session)."""
         if self._presence is not None:
             self._presence.close()
+        if self._probe_engine is not None and self._probe_engine is not self._engine:
+            self._probe_engine.dispose()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -302,14 +306,17 @@ class Store:
     def probe(self, owner: str, now: dt.datetime, margin: dt.timedelta) -> int:
         """Health probe: write one small row (raises when the database takes no writes).
 
-        Returns the number of deliveries overdue by more than *margin*.
+        It uses a new connection (:func:`~scheduler.schema.probe_engine`). Returns
+        the number of deliveries overdue by more than *margin*.
         """
+        if self._probe_engine is None:
+            self._probe_engine = probe_engine(self._engine)
         values = {"owner": owner[:200], "at": stamp(now)}
         statement = self._insert()(probes).values(values)
         statement = statement.on_conflict_do_update(
             index_elements=[probes.c.owner], set_={"at": values["at"]}
         )
-        with self._engine.begin() as conn:
+        with self._probe_engine.begin() as conn:
             conn.execute(statement)
             return ledger.overdue(conn, now, margin)
 
