@@ -199,12 +199,18 @@ class Daemon:
         await self.refresh()
 
     async def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM: stop scheduling, let in-flight sends finish, release what was not sent."""
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        """SIGTERM: stop scheduling, let in-flight sends finish, release what was not sent.
+
+        In-flight work gets *timeout* seconds; whatever is still waiting on a far
+        end then is cancelled (its thread is a daemon thread and is abandoned).
+        """
         self.courier.stopping = True
+        if self.scheduler.running:
+            self.scheduler.pause()  # no new jobs; shutdown would cancel the running ones
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)  # cancels what is still stuck on a far end
         self._polls.shutdown(wait=False, cancel_futures=True)
         self._probe.shutdown(wait=False, cancel_futures=True)
         try:
@@ -229,6 +235,12 @@ class Daemon:
             self._tasks.add(task)
         try:
             await self._run(what, arg)
+        except asyncio.CancelledError:
+            if not self.courier.stopping:
+                raise
+            log.info(
+                "%s %s: still waiting on a far end at stop; its claims are released", what, arg
+            )
         finally:
             if task is not None:
                 self._tasks.discard(task)
