@@ -149,8 +149,10 @@ class _QuietMalformed(logging.Filter):
         if now - self.last < 60:
             self.dropped += 1
             return False
+        summary = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
         record.msg = "malformed request: %s (%d more since the last report)"
-        record.args = (str(error).splitlines()[0][:200], self.dropped)
+        record.args = (summary[:200], self.dropped)
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
         record.exc_info, record.exc_text = None, None
         self.last, self.dropped = now, 0
         return True
