@@ -353,8 +353,12 @@ class Daemon:
         timelines = [
             self.timelines[s.name] for s in self.config.sources if s.name in self.timelines
         ]
-        snapshot = build_snapshot(
-            timelines, revisions, self.config.service.timezone, self.snapshot.modified
+        snapshot = await asyncio.to_thread(  # serializes every timeline: not on the loop
+            build_snapshot,
+            timelines,
+            revisions,
+            self.config.service.timezone,
+            self.snapshot.modified,
         )
         if snapshot.version != self.snapshot.version:  # Last-Modified moves with the content
             snapshot = snapshot._replace(modified=self.clock())

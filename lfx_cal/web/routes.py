@@ -5,18 +5,20 @@
 everything a response is built from is cached per ``snapshot.version``, so a
 request costs a dictionary lookup and a header comparison.
 
-Feeds are rendered off the event loop, in a small pool of their own, and kept
-in a cache bounded in bytes (:data:`~lfx_cal.web.feeds.CACHE_BYTES`); requests
-for the same feed variant that arrive while it renders wait for that one
-rendering. Every response, errors and 404s included, carries
-``X-Content-Type-Options: nosniff`` and a ``Cache-Control``.
+Feeds, the page and the JSON are rendered off the event loop, in a small pool
+of their own; feeds are kept in a cache bounded in bytes
+(:data:`~lfx_cal.web.feeds.CACHE_BYTES`); requests for the same response that
+arrive while it renders wait for that one rendering. Every response of the app,
+errors and 404s included, carries ``X-Content-Type-Options: nosniff`` and a
+``Cache-Control``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -80,7 +82,7 @@ class FeedServer:
         self.feeds: LRU[tuple[str, FeedQuery], Rendered] = LRU(
             max_bytes=CACHE_BYTES, weigh=lambda item: len(item.body)
         )
-        self._rendering: dict[tuple[str, FeedQuery], asyncio.Future[Rendered]] = {}
+        self._rendering: dict[tuple[int, object], asyncio.Future[Rendered]] = {}
         self._renderer = Workers("render", 2)
         self.rows: LRU[str, tuple[Deadline, ...]] = LRU(8)
         self.pages: LRU[tuple[str, int], Rendered] = LRU(16)
@@ -139,17 +141,30 @@ class FeedServer:
         return self.answer(request, item, snapshot, name)
 
     async def _render(self, snapshot: Snapshot, key: FeedQuery) -> Rendered:
-        """Render one feed variant in the render pool; concurrent requests share the work."""
-        cache_key = (snapshot.version, key)
-        pending = self._rendering.get(cache_key)
+        """Render one feed variant off the loop (see :meth:`_built`)."""
+        return await self._built(self.feeds, (snapshot.version, key), render_feed, snapshot, key)
+
+    async def _built(
+        self, cache: LRU[Any, Rendered], key: object, build: Callable[..., Rendered], *args: Any
+    ) -> Rendered:
+        """The cached response for *key*, else ``build(*args)`` run in the render pool.
+
+        Requests for the same key that arrive while it is being built wait for
+        that one build.
+        """
+        item = cache.peek(key)
+        if item is not None:
+            return item
+        flight = (id(cache), key)
+        pending = self._rendering.get(flight)
         if pending is None:
-            pending = asyncio.wrap_future(self._renderer.submit(render_feed, snapshot, key))
-            self._rendering[cache_key] = pending
+            pending = asyncio.wrap_future(self._renderer.submit(build, *args))
+            self._rendering[flight] = pending
             try:
                 item = await asyncio.shield(pending)
             finally:
-                self._rendering.pop(cache_key, None)
-            return self.feeds.put(cache_key, item)
+                self._rendering.pop(flight, None)
+            return cache.put(key, item)
         return await asyncio.shield(pending)
 
     async def timelines(self, request: web.Request) -> web.Response:
@@ -161,7 +176,8 @@ class FeedServer:
             etag = make_etag(snapshot.version, "api")
             return rendered(body, etag, JSON_TYPE, snapshot, **{"Access-Control-Allow-Origin": "*"})
 
-        return self.answer(request, self.api.get(snapshot.version, build), snapshot, "api")
+        item = await self._built(self.api, snapshot.version, build)
+        return self.answer(request, item, snapshot, "api")
 
     async def page(self, request: web.Request) -> web.Response:
         """``GET /``: the web page, cached per version and per count of passed deadlines."""
@@ -180,7 +196,7 @@ class FeedServer:
             etag = make_etag(snapshot.version, "page", split, self.base_url)
             return rendered(body, etag, HTML_TYPE, snapshot, **extra)
 
-        item = self.pages.get((snapshot.version, split), build)
+        item = await self._built(self.pages, (snapshot.version, split), build)
         return self.answer(request, item, snapshot, "page")
 
     async def metrics(self, request: web.Request) -> web.Response:
