@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from feeds.ical import Revision
 from feeds.jsonout import timeline_dict, timeline_from_dict
 from feeds.model import Timeline
+from feeds.public import sane_timeline
 from scheduler import ledger
 from scheduler.presence import Presence, release_orphans
 from scheduler.schema import (
@@ -87,7 +88,12 @@ class Store:
     # sources / versions
 
     def last_good(self, source: str) -> tuple[str, Timeline] | None:
-        """``(digest, timeline)`` of the newest saved version of *source*, or None."""
+        """``(digest, timeline)`` of the newest saved version of *source*, or None.
+
+        The timeline passes :func:`feeds.public.sane_timeline` like a fresh parse,
+        so a version saved by an older release cannot bring back control
+        characters or calendar-edge dates.
+        """
         query = (
             select(versions.c.digest, versions.c.timeline_json)
             .where(versions.c.source == source)
@@ -98,7 +104,7 @@ class Store:
             row = conn.execute(query).first()
         if row is None:
             return None
-        return row.digest, timeline_from_dict(json.loads(row.timeline_json))
+        return row.digest, sane_timeline(timeline_from_dict(json.loads(row.timeline_json)))
 
     def save_version(self, source: str, digest: str, timeline: Timeline, at: dt.datetime) -> None:
         """Save a successfully parsed version (nothing happens if it is the newest already)."""
