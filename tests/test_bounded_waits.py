@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from notifiers import RecorderNotifier, create
 from notifiers.slack import SlackNotifier
+from notifiers.workers import Workers
 from scheduler.config import Config, parse_config
 from scheduler.daemon import Daemon
 from scheduler.delivery import backoff
@@ -163,3 +165,21 @@ def test_retry_after_1e12_is_clamped_and_the_fan_out_goes_on(tmp_path: Path) -> 
 
         asyncio.run(scenario())
         assert len(slack.posts()) == 2  # one attempt each, no wait of 1e12 s in a thread
+
+
+def test_a_notifier_pool_never_grows_past_its_size_and_never_blocks_exit() -> None:
+    pool, gate = Workers("t", 2), threading.Event()
+    running: set[str] = set()
+
+    def task(n: int) -> int:
+        running.add(threading.current_thread().name)
+        gate.wait(30)
+        return n
+
+    futures = [pool.submit(task, n) for n in range(10)]
+    time.sleep(0.2)
+    assert len(pool._threads) == 2 and all(t.daemon for t in pool._threads)
+    gate.set()
+    assert [f.result(30) for f in futures] == list(range(10))
+    assert running <= {"t-0", "t-1"}
+    pool.shutdown(wait=True)
