@@ -33,7 +33,7 @@ MAX_BYTES = 5 * 1024 * 1024
 """Largest document read (term READMEs are well under 100 kB)."""
 TIMEOUT = 15.0
 """Seconds any single network step (connect, one read) may take."""
-DEADLINE = 60.0
+DEADLINE = 30.0
 """Seconds a whole fetch (connect, headers, body, redirects) may take."""
 _BLOB = re.compile(r"^https://github\.com/([^/]+)/([^/]+)/blob/(.+)$")
 _HTML = re.compile(rb"^\s*(<!doctype html|<html)", re.IGNORECASE)

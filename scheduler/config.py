@@ -44,7 +44,7 @@ class Source:
     name: str
     location: str
     poll: dt.timedelta = dt.timedelta(hours=6)
-    fetch_deadline: dt.timedelta = dt.timedelta(minutes=1)
+    fetch_deadline: dt.timedelta = dt.timedelta(seconds=30)
     """Total time one fetch of a URL may take (connect, headers, body)."""
 
 
@@ -160,7 +160,7 @@ class _Reader:
         if "path" in table and not Path(location).is_absolute():
             location = str((Path(self.path).parent / location).resolve())
         poll = self.duration(table, where, "poll", "6h")
-        default = min(dt.timedelta(minutes=1), max(poll / 2, dt.timedelta(seconds=1)))
+        default = min(dt.timedelta(seconds=30), max(poll / 2, dt.timedelta(seconds=1)))
         deadline = default
         if "fetch_deadline" in table:
             deadline = self.duration(table, where, "fetch_deadline", "")
@@ -168,7 +168,7 @@ class _Reader:
             raise self.fail(
                 f"{where}.fetch_deadline",
                 f"{table['fetch_deadline']!r} is longer than the poll interval",
-                "make it well under poll, e.g. 1m",
+                "make it well under poll, e.g. 30s",
             )
         return Source(self.text(table, where, "name"), location, poll, deadline)
 
