@@ -19,9 +19,10 @@ Decisions (bounded waits, honest health):
 * Connections: ``keepalive_timeout`` (:data:`IDLE_TIMEOUT`) closes a connection
   that has not sent a complete request in that time — idle keep-alive and
   half-sent headers alike — and at most :func:`connection_cap` connections are
-  kept open (a further one is closed at once), so idle sockets cannot use up the
-  process's file descriptors. Malformed requests are logged as one short line
-  (at most once a minute), not a traceback each.
+  kept open (over it the oldest idle one is closed), so idle sockets cannot use
+  up the process's file descriptors or lock out ``/healthz``; the listen backlog
+  (one accept burst) is :data:`BACKLOG`. Malformed requests and failed accepts
+  are logged as one short line a minute, not a traceback each.
 * SIGTERM: the site gets :data:`SHUTDOWN_GRACE` seconds, the daemon 10; a
   watchdog ends the process after :data:`HARD_STOP` seconds whatever a far end
   does (notifier and poll threads are daemon threads and never block exit).
@@ -123,12 +124,22 @@ def private_listen(listen: str) -> bool:
     return address.is_loopback or address.is_unspecified
 
 
+BACKLOG = 32
+"""Listen backlog, which is also how many connections asyncio accepts in one burst."""
+RESERVED_FILES = 64
+"""File descriptors left for the database, polls, logs and one accept burst."""
+
+
 def connection_cap() -> int:
-    """Connections kept open at once: half the file-descriptor limit, at most 512."""
+    """Connections kept open at once: what the file-descriptor limit leaves, at most 512.
+
+    asyncio accepts up to :data:`BACKLOG` connections in a burst before any of
+    them is seen here, so the cap leaves room for a burst as well.
+    """
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft <= 0:
         return MAX_CONNECTIONS
-    return max(8, min(MAX_CONNECTIONS, soft // 2))
+    return max(8, min(MAX_CONNECTIONS, (soft - RESERVED_FILES) // 2))
 
 
 class _QuietMalformed(logging.Filter):
@@ -158,6 +169,25 @@ class _QuietMalformed(logging.Filter):
         return True
 
 
+class _QuietAcceptErrors(logging.Filter):
+    """asyncio logs a traceback for every failed accept(): keep one line a minute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "accept() out of system resource" not in str(record.msg):
+            return True
+        now = time.monotonic()
+        if now - self.last < 60:
+            return False
+        self.last = now
+        record.msg, record.args = "accept() failed: too many open files; connections refused", None
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
 def make_app(config: Config, *, feed_url: str | None = None) -> web.Application:
     """Build the application: routes plus a daemon that lives as long as the app."""
     store = Store(config.service.database)
@@ -182,14 +212,27 @@ def make_app(config: Config, *, feed_url: str | None = None) -> web.Application:
 
 
 def _cap_connections(runner: web.AppRunner, cap: int) -> None:
+    """Keep at most *cap* connections: over it, the oldest idle one makes room.
+
+    Closing the newcomer instead would let a few hundred idle sockets lock out
+    ``/healthz`` until they time out. "Idle" is aiohttp's own
+    ``_request_in_progress`` flag; if a future aiohttp lacks it, the newcomer
+    is refused instead.
+    """
     server = runner.server
     assert server is not None
     accept = server.connection_made
 
     def connection_made(handler: web.RequestHandler, transport: asyncio.Transport) -> None:
         accept(handler, transport)
-        if len(server.connections) > cap:
-            transport.close()  # over the cap: close at once rather than run out of sockets
+        if len(server.connections) <= cap:
+            return
+        for other in server.connections:  # oldest first
+            busy = getattr(other, "_request_in_progress", True)
+            if other is not handler and busy is False and other.transport is not None:
+                other.force_close()
+                return
+        transport.close()  # every other connection is busy: refuse this one
 
     server.connection_made = connection_made  # type: ignore[method-assign]
 
@@ -216,7 +259,7 @@ async def run(config: Config, *, banner: str = "", ready: asyncio.Event | None =
     try:
         await runner.setup()
         _cap_connections(runner, connection_cap())
-        site = web.TCPSite(runner, host.strip("[]"), int(port))
+        site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=BACKLOG)
         await site.start()
         print(f"lfx-cal: listening on http://{config.service.listen}/", flush=True)
         if banner:
@@ -255,5 +298,6 @@ def serve(config: Config, *, banner: str = "") -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # a proxy logs access
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per poll, with URL
     logging.getLogger("aiohttp.server").addFilter(_QuietMalformed())
+    logging.getLogger("asyncio").addFilter(_QuietAcceptErrors())
     redact_library_logs("httpx", "httpcore")
     asyncio.run(run(config, banner=banner))

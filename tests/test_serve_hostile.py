@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import resource
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -135,3 +138,48 @@ def test_links_to_a_wildcard_or_loopback_listener_are_flagged() -> None:
     assert private_listen("0.0.0.0:8080") and private_listen("127.0.0.1:8080")
     assert private_listen("[::]:8080") and private_listen("localhost:8080")
     assert not private_listen("cal.example.org:8080") and not private_listen("10.0.0.5:80")
+
+
+def test_idle_sockets_cannot_lock_out_healthz(tmp_path: Path) -> None:
+    write_term(tmp_path / "term.md", [("Kickoff", dt.datetime(2031, 6, 10, tzinfo=dt.UTC))])
+    config = tmp_path / "lfx-cal.toml"
+    config.write_text(
+        f'[service]\ndatabase = "sqlite:///{(tmp_path / "s.db").as_posix()}"\n'
+        '[[sources]]\nname = "term"\npath = "term.md"\n'
+        '[[subscriptions]]\nname = "screen"\nnotifier = "console"\n'
+    )
+    port, log = free_port(), (tmp_path / "serve.log").open("wb")
+
+    def few_files() -> None:  # as under `ulimit -n 128`
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lfx_cal", "serve", "--config", str(config),
+         "--listen", f"127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT, preexec_fn=few_files,
+    )  # fmt: skip
+    idle: list[socket.socket] = []
+    try:
+        url = f"http://127.0.0.1:{port}/healthz"
+
+        def answers() -> bool:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as reply:
+                    return reply.status == 200
+            except OSError:
+                return False
+
+        wait_for(answers, 30, "serve never answered")
+        for _ in range(200):  # more idle connections than the process has descriptors
+            idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        time.sleep(1)
+        assert answers(), (tmp_path / "serve.log").read_text()
+        assert process.poll() is None
+    finally:
+        for sock in idle:
+            sock.close()
+        process.terminate()
+        process.wait(20)
+        log.close()
+    text = (tmp_path / "serve.log").read_text()
+    assert "accept() failed" not in text and "Traceback" not in text, text
