@@ -4,22 +4,32 @@ Goal: lfx-cal's full pipeline (Markdown parse, timeline extraction, date
 normalization) takes at most 1.5x the time markdown-it-py alone needs to
 tokenize the same documents.
 
-    python bench/bench_parse.py [--rounds 30] [DOC ...]
+    python bench/bench_parse.py [--rounds 30] [--no-hostile] [DOC ...]
 
 Without DOC it uses the test fixtures, the bundled example and, when present,
 the seed documents in ../shared/seeds.
+
+Then (issue 10) two more rows, each median of 3 runs:
+- hostile: 1 MB documents built to be slow (a date cell of ``- - - ... Mar 3``,
+  ``Mar 3 : : : ...``, ``Jan Jan ... 3``, dated bullets each with a note bullet,
+  ``# a`` + spaces + ``b``, thousands of timeline headings or labels): each must
+  be read, or refused with a typed error, in at most 1 s;
+- normal: a 1 MB, 40,000-row activity/date table, against markdown-it tokenizing
+  the same text: at most 2x.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from feeds.timeline import parse_markdown
+from feeds.errors import FeedError
+from feeds.timeline import parse_markdown, parse_markdown_all
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("docs", nargs="*", type=Path)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--no-hostile", dest="hostile", action="store_false")
     args = parser.parse_args()
     paths = args.docs or default_docs()
     texts = [(str(p), p.read_text()) for p in paths]
@@ -66,6 +77,63 @@ def main() -> None:
     print(f"markdown-it tokenize: median {base * 1000:.2f} ms")
     print(f"lfx-cal parse+normalize: median {ours * 1000:.2f} ms")
     print(f"ratio: {ours / base:.2f}x (goal <= 1.5x)")
+    if args.hostile:
+        hostile(tokenizer)
+
+
+MB = 1_000_000
+_HEAD = "# Term 01 - 2031\n\n## Timeline\n\n"
+
+
+def hostile_documents() -> dict[str, str]:
+    """Documents of about 1 MB, each built against one step of the reader."""
+    cell = "| a | date |\n|---|---|\n| x | "
+    return {
+        "cell '- - - ... Mar 3'": _HEAD + cell + "- " * (MB // 2) + "Mar 3 |\n",
+        "cell 'Mar 3 : : : ...'": _HEAD + cell + "Mar 3 " + ": " * (MB // 2) + "|\n",
+        "cell 'Jan Jan ... 3'": _HEAD + cell + "Jan " * (MB // 4) + "3 |\n",
+        "item '- - - ... Mar 3'": _HEAD + "- " + "- " * (MB // 2) + "Mar 3\n",
+        "dated bullets + notes": _HEAD
+        + "".join(f"- Mar {i % 28 + 1}: thing {i}\n  - a note\n" for i in range(MB // 36)),
+        "'# a' + spaces + 'b'": "# a" + " " * MB + "b\n" + _HEAD + "- Mar 3: x\n",
+        "timeline headings": "## Timeline\n- Mar 3, 2031: x\n" * (MB // 28),
+        "nested headings": "".join("#" * (1 + i % 6) + " Timeline\n" for i in range(MB // 12)),
+        "timeline labels": "**Timeline:**\n- Mar 3, 2031: x\n" * (MB // 30),
+        "zone labels": _HEAD + "- Mar 3 11AM " + "PT " * (MB // 3) + ": x\n",
+        "many columns": _HEAD + ("|" + " a |" * 900 + "\n") * (MB // 3600),
+    }
+
+
+def normal_table() -> str:
+    """A 1 MB, 40,000-row table with printed years: large, but nothing unusual."""
+    rows = "".join(f"| Step {i} | Mar {i % 28 + 1}, 2031 |\n" for i in range(40_000))
+    return _HEAD + "| Activity | Date |\n| --- | --- |\n" + rows
+
+
+def _median_seconds(function: object, text: str, runs: int = 3) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        with contextlib.suppress(FeedError):  # a typed refusal counts as an answer
+            function(text, "bench.md")  # type: ignore[operator]
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def hostile(tokenizer: MarkdownIt) -> None:
+    """Print the hostile-document row and the normal 1 MB table row."""
+    worst = 0.0
+    print("hostile documents (each ~1 MB; goal <= 1 s each):")
+    for name, text in hostile_documents().items():
+        seconds = _median_seconds(parse_markdown_all, text)
+        worst = max(worst, seconds)
+        print(f"  {name:26} {len(text) / MB:5.2f} MB  {seconds * 1000:8.1f} ms")
+    print(f"  worst: {worst * 1000:.1f} ms ({'met' if worst <= 1 else 'MISSED'})")
+    text = normal_table()
+    ours = _median_seconds(parse_markdown_all, text)
+    base = _median_seconds(lambda t, _n: tokenizer.parse(t), text)
+    print(f"normal table ({len(text) / MB:.2f} MB, 40,000 rows): lfx-cal {ours:.2f} s,"
+          f" markdown-it {base:.2f} s, ratio {ours / base:.2f}x (goal <= 2x)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ class Token(NamedTuple):
 def _kind(group: str, raw: str) -> str:
     if group == "number":
         digits = raw.rstrip("stndrhSTNDRH")
-        if len(digits) == 4 and digits[:2] in {"19", "20"}:
+        if len(digits) == 4 and "19" <= digits[:2] <= "99":  # 9999 is a year, warned later
             return "year"
         return "day" if len(digits) <= 2 else "word"
     if group != "word":
@@ -205,9 +205,12 @@ def _read_side(tokens: list[Token], written: Written, text: str) -> Point:
             written.notes.append(text[words[0].start : words[-1].end].strip(" ,;"))
             words.clear()
 
+    last_dated = max((i for i, t in enumerate(tokens) if t.kind in _NEEDS_INLINE), default=-1)
+    seen_time = False
+    unzoned: list[int] = []  # clocks still without a zone label, latest last
     for index, token in enumerate(tokens):
         kind = token.kind
-        later_date = any(t.kind in _NEEDS_INLINE for t in tokens[index + 1 :])
+        later_date = index < last_dated
         if kind == "sep" and words and not later_date:
             words.append(token)
             continue
@@ -230,19 +233,21 @@ def _read_side(tokens: list[Token], written: Written, text: str) -> Point:
             _set(point, "weekday", WEEKDAYS[token.text.lower().rstrip(".")], token, written)
             point.weekday_text = token.text.rstrip(".")
         elif kind == "year":
-            _set(point, "year", int(token.text), token, written)
+            _set(point, "year", int(re.sub(r"\D", "", token.text)), token, written)
         elif kind == "day":
             _set(point, "day", int(re.sub(r"\D", "", token.text)), token, written)
         elif kind == "time":
+            unzoned.append(len(point.clocks))
             point.clocks.append(_clock(token))
+            seen_time = True
         elif kind == "zone":
-            _attach_zone(point, token.text, tokens[:index])
+            _attach_zone(point, token.text, seen_time, unzoned)
         elif kind == "note":
             written.notes.append(token.text)
         elif kind == "word" and (words or token.text.lower() not in GLUE):
             if token.text[0].isalnum():
                 words.append(token)
-        elif kind == "sep" and later_date:
+        elif kind == "sep" and later_date and len(written.problems) < 3:
             written.problems.append(f"unexpected {token.text!r}: only one range is read per row")
     flush()
     return point
@@ -252,30 +257,35 @@ def _set(point: Point, name: str, value: int | None, token: Token, written: Writ
     if value is None:
         return
     old = getattr(point, name)
-    if old is not None and old != value:
+    if old is not None and old != value and len(written.problems) < 3:
         written.problems.append(f"two different {name}s written ({token.text!r})")
     setattr(point, name, value)
 
 
-def _attach_zone(point: Point, label: str, before: list[Token]) -> None:
-    """A zone label belongs to the time written just before it (else the next one)."""
-    for index in range(len(point.clocks) - 1, -1, -1):
-        if point.clocks[index].zone is None:
-            clock = point.clocks[index]
-            point.clocks[index] = Clock(clock.hour, clock.minute, clock.meridiem, label)
-            return
-    if not any(token.kind == "time" for token in before):
+def _attach_zone(point: Point, label: str, seen_time: bool, unzoned: list[int]) -> None:
+    """A zone label belongs to the latest time written before it that has none.
+
+    Else, before any time, it waits for the next one. *unzoned* lists the clocks
+    without a label, so each label costs O(1).
+    """
+    if unzoned:
+        index = unzoned.pop()
+        clock = point.clocks[index]
+        point.clocks[index] = Clock(clock.hour, clock.minute, clock.meridiem, label)
+        return
+    if not seen_time:
         point.clocks.append(Clock(-1, -1, None, label))  # placeholder: zone before time
 
 
 def _split(tokens: list[Token]) -> tuple[list[Token], list[Token] | None]:
-    kinds = [token.kind for token in tokens]
-    for index, kind in enumerate(kinds):
-        if kind != "sep":
-            continue
-        left, right = set(kinds[:index]), set(kinds[index + 1 :])
-        if left & _DATEISH and right & (_DATEISH - {"weekday"}):
+    """Cut at the first separator with something dated on both sides (linear time)."""
+    right_kinds = _DATEISH - {"weekday"}
+    last_right = max((i for i, t in enumerate(tokens) if t.kind in right_kinds), default=-1)
+    left_dated = False
+    for index, token in enumerate(tokens):
+        if token.kind == "sep" and left_dated and index < last_right:
             return tokens[:index], tokens[index + 1 :]
+        left_dated = left_dated or token.kind in _DATEISH
     return tokens, None
 
 

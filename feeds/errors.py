@@ -62,3 +62,11 @@ class ScheduleError(FeedError, ValueError):
 
 class DurationError(FeedError, ValueError):
     """A duration such as ``7d`` or ``15m`` could not be read."""
+
+
+class TermIdError(FeedError, ValueError):
+    """A term id given by the user (``--term``, ``term =``) is not well formed."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+        super().__init__(f"{value!r} is not a term id (write it like lfx-2025-t3 or lfx-2025)")

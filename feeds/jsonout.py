@@ -15,12 +15,10 @@ the exact inverse of :func:`timeline_dict` (instants are whole seconds in UTC).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
+from feeds.formats import parse_endpoint
 from feeds.model import Endpoint, Event, Notice, Term, Timeline, endpoint_text
-
-_INSTANT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def event_dict(event: Event, term: str | None = None, source: str | None = None) -> dict[str, Any]:
@@ -44,6 +42,13 @@ def event_dict(event: Event, term: str | None = None, source: str | None = None)
     return data
 
 
+def _notice_dict(notice: Notice) -> dict[str, Any]:
+    data: dict[str, Any] = {"line": notice.line, "message": notice.message}
+    if notice.code:
+        data["code"] = notice.code
+    return data
+
+
 def timeline_dict(timeline: Timeline, events: tuple[Event, ...] | None = None) -> dict[str, Any]:
     """A timeline (optionally only some of its events) as the contract's JSON object."""
     term = timeline.term
@@ -57,9 +62,10 @@ def timeline_dict(timeline: Timeline, events: tuple[Event, ...] | None = None) -
             "title": term.title,
             "first_month": term.first_month,
             "last_month": term.last_month,
+            "months_written": term.months_written,
         },
         "events": [event_dict(e, term.id, timeline.source) for e in chosen],
-        "warnings": [{"line": n.line, "message": n.message} for n in timeline.warnings],
+        "warnings": [_notice_dict(n) for n in timeline.warnings],
     }
     if timeline.url is not None:
         data["url"] = timeline.url
@@ -68,9 +74,7 @@ def timeline_dict(timeline: Timeline, events: tuple[Event, ...] | None = None) -
 
 def endpoint_from_text(text: str) -> Endpoint:
     """Read ``YYYY-MM-DD`` as a date or ``YYYY-MM-DDTHH:MM:SSZ`` as an aware UTC instant."""
-    if "T" in text:
-        return dt.datetime.strptime(text, _INSTANT).replace(tzinfo=dt.UTC)
-    return dt.date.fromisoformat(text)
+    return parse_endpoint(text)
 
 
 def event_from_dict(data: dict[str, Any], term: str = "", source: str = "") -> Event:
@@ -102,12 +106,15 @@ def timeline_from_dict(data: dict[str, Any]) -> Timeline:
         title=raw.get("title", ""),
         first_month=raw.get("first_month"),
         last_month=raw.get("last_month"),
+        months_written=bool(raw.get("months_written", False)),
     )
     source = data["source"]
     return Timeline(
         source=source,
         term=term,
         events=tuple(event_from_dict(e, term.id, source) for e in data["events"]),
-        warnings=tuple(Notice(w["line"], w["message"]) for w in data["warnings"]),
+        warnings=tuple(
+            Notice(w["line"], w["message"], w.get("code", "")) for w in data["warnings"]
+        ),
         url=data.get("url"),
     )

@@ -1,9 +1,23 @@
-"""Finding the timeline in a Markdown term document and cutting it into rows.
+"""Finding the timelines in a Markdown term document and cutting them into rows.
 
-Uses markdown-it-py (CommonMark + GFM tables and strikethrough) so that tables,
-escapes, emphasis and nested lists are read the way GitHub renders them. Deleted
-text (``~~March 20~~``, ``<del>``) is dropped; emphasis markers are dropped; each
-row keeps the 1-based line number of the source line it came from.
+Two steps, both linear in the document's size:
+
+1. A line scan (no regex that can backtrack) finds the *outline*: ATX and setext
+   headings outside fenced code and front matter, and *labels*: a bold
+   paragraph naming a timeline (``**Timeline:**``) or a lead-in line ending in
+   ``:`` that mentions a timeline, dates or a schedule ("Key dates for 2027:").
+   A timeline *region* runs from such a heading to the next heading of the same
+   or a higher level, or from a label over the list or table right after it.
+   A region inside another region is part of it.
+2. Only the regions go through markdown-it-py (CommonMark + GFM tables and
+   strikethrough), so tables, escapes, emphasis and nested lists are read the
+   way GitHub renders them. Deleted text (``~~March 20~~``, ``<del>``) is
+   dropped; emphasis markers are dropped; each row keeps its 1-based line.
+
+Without any region, the document's tables with a date column are the fallback.
+Sub-headings inside a region are not rows: a month heading ("### March 2027")
+is the context of the rows below it, and a dated heading ("#### Term 3:
+September 5th - November 30th") is handed on as a heading row (term metadata).
 """
 
 from __future__ import annotations
@@ -18,7 +32,17 @@ from markdown_it.token import Token
 
 from feeds.dates import looks_dated
 
-_TIMELINE = re.compile(r"\btime\s*line\b|\bschedule\b|\bkey dates\b", re.IGNORECASE)
+TIMELINE_WORDS = re.compile(
+    r"\btime\s*-?\s*lines?\b|\bschedules?\b|\b(?:key|important|program|term|main)\s+dates\b"
+    r"|\bdeadlines\b|^\s*dates\s*$",
+    re.IGNORECASE,
+)
+"""Names of a timeline section: in a heading, a bold label or a lead-in line."""
+_LEAD_IN_WORDS = re.compile(r"\btime\s*-?\s*lines?\b|\bschedules?\b|\bdates\b", re.IGNORECASE)
+_NOT_TITLES = re.compile(
+    r"^\W*(?:table\s+of\s+)?contents\W*$|^\W*toc\W*$|\bcompleted\s+projects?\b|^\W*index\W*$",
+    re.IGNORECASE,
+)
 _DATE_HEADER = re.compile(r"\b(date|dates|when|deadline|time|schedule)\b", re.IGNORECASE)
 _ACTIVITY_HEADER = re.compile(
     r"\b(activit\w*|event|milestone|what|item|phase|task|description|step)\b", re.IGNORECASE
@@ -26,17 +50,29 @@ _ACTIVITY_HEADER = re.compile(
 _DELETE_OPEN = re.compile(r"<(del|s|strike)\b[^>]*>", re.IGNORECASE)
 _DELETE_CLOSE = re.compile(r"</(del|s|strike)\s*>", re.IGNORECASE)
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_SETEXT = re.compile(r"^ {0,3}=+[ \t]*$")
+_ATX = re.compile(r" {0,3}(#{1,6})(?=[ \t]|$)")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*$")
+_LIST_ITEM = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+_MAX_LABEL = 160
+MAX_LINE = 4000
+"""Longest line read inside a timeline (characters); a longer one is dropped with a warning."""
+MAX_LIST_ITEMS = 1000
+"""Most list items read from one timeline section; the rest are dropped with a warning."""
+MAX_SECTIONS = 20
+"""Most timeline sections read from one document."""
+_SCORED_ROWS = 50
+_MAX_COLUMNS = 20
+_TABLE_CHARS = frozenset("|:- \t")
 
 
 class Row(NamedTuple):
     """One candidate row: its line, and either split cells or one text to split later.
 
-    ``activity`` and ``when`` are set for table rows; ``text`` for list items and
-    paragraphs, whose date and activity still have to be told apart. ``children``
-    holds undated nested items (notes) and ``parent`` the undated item above.
+    ``activity`` and ``when`` are set for table rows; ``text`` for list items,
+    paragraphs and dated sub-headings (``heading``), whose date and activity
+    still have to be told apart. ``depth`` is the list nesting (0 outside lists);
+    ``context`` is the nearest month/year sub-heading above the row.
     """
 
     line: int
@@ -46,14 +82,31 @@ class Row(NamedTuple):
     parent: str = ""
     depth: int = 0
     in_table: bool = False
+    context: str = ""
+    heading: bool = False
 
 
 class Section(NamedTuple):
-    """The rows of a document's timeline, the table's year hint and the title."""
+    """One timeline of a document: its rows and the texts that identify its term.
+
+    ``names`` are the section's own heading or label, then the headings that
+    enclose it (nearest first); ``header_text`` is a table header or lead-in line.
+    """
 
     rows: tuple[Row, ...]
     title: str
     header_text: str
+    names: tuple[str, ...] = ()
+    line: int = 0
+    notices: tuple[tuple[int, str], ...] = ()
+
+
+class Heading(NamedTuple):
+    """A heading of the outline: its 0-based line, level (7 for a label) and text."""
+
+    at: int
+    level: int
+    text: str
 
 
 @cache
@@ -63,7 +116,7 @@ def _parser() -> MarkdownIt:
 
 def inline_lines(token: Token) -> list[tuple[int, str]]:
     """Plain text of an inline token, one entry per source line (offset, text)."""
-    pieces: list[tuple[int, str]] = [(0, "")]
+    pieces: list[tuple[int, list[str]]] = [(0, [])]
     deleted = 0
     for child in token.children or ():
         kind = child.type
@@ -77,12 +130,12 @@ def inline_lines(token: Token) -> list[tuple[int, str]]:
             elif _DELETE_CLOSE.match(child.content):
                 deleted = max(0, deleted - 1)
             elif _BREAK.match(child.content):
-                pieces[-1] = (pieces[-1][0], pieces[-1][1] + " ")
+                pieces[-1][1].append(" ")
         elif kind in {"softbreak", "hardbreak"}:
-            pieces.append((pieces[-1][0] + 1, ""))
+            pieces.append((pieces[-1][0] + 1, []))
         elif deleted == 0 and kind in {"text", "code_inline"}:
-            pieces[-1] = (pieces[-1][0], pieces[-1][1] + child.content)
-    return [(offset, " ".join(text.split())) for offset, text in pieces]
+            pieces[-1][1].append(child.content)
+    return [(offset, " ".join("".join(parts).split())) for offset, parts in pieces]
 
 
 def plain(token: Token) -> str:
@@ -100,7 +153,7 @@ def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, st
     index = start
     current: list[tuple[int, str]] = []
     row_line = 0
-    while tokens[index].type != "table_close":
+    while index < len(tokens) and tokens[index].type != "table_close":
         token = tokens[index]
         if token.type == "tr_open":
             current, row_line = [], _line(token)
@@ -116,9 +169,10 @@ def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, st
     what_col = next((i for i, h in enumerate(header) if _ACTIVITY_HEADER.search(h)), None)
     if when_col is None:
         scores = [
-            sum(looks_dated(r[i][1]) for r in rows[1:] if i < len(r)) for i in range(len(header))
+            sum(looks_dated(r[i][1]) for r in rows[1 : _SCORED_ROWS + 1] if i < len(r))
+            for i in range(min(len(header), _MAX_COLUMNS))
         ]
-        best = max(range(len(header)), key=lambda i: scores[i], default=None)
+        best = max(range(len(scores)), key=lambda i: scores[i], default=None)
         when_col = best if best is not None and scores[best] else None
     if when_col is None:
         return [], index + 1, ""
@@ -132,18 +186,34 @@ def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, st
     return out, index + 1, " ".join(header)
 
 
+_MONTH_OR_YEAR = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\b|(?<!\d)(?:19|20)\d\d(?!\d)",
+    re.IGNORECASE,
+)
+_DAY_NUMBER = re.compile(r"(?<![\d:])\d{1,2}(?:st|nd|rd|th)?(?![\d:])", re.IGNORECASE)
+
+
 def _block_rows(tokens: Sequence[Token], start: int, stop: int) -> tuple[list[Row], str]:
     rows: list[Row] = []
     header = ""
     depth = 0
+    context = ""
     parents: list[str] = []
     index = start
     while index < stop:
         token = tokens[index]
         if token.type == "table_open":
             table, index, head = _table_rows(tokens, index)
-            rows.extend(table)
+            rows.extend(row._replace(context=context) for row in table)
             header = header or head
+            continue
+        if token.type == "heading_open" and index + 1 < stop:
+            text = plain(tokens[index + 1])
+            if _DAY_NUMBER.search(_MONTH_OR_YEAR.sub(" ", text)) and looks_dated(text):
+                rows.append(Row(line=_line(token), text=text, heading=True))
+            else:
+                context = text if _MONTH_OR_YEAR.search(text) else ""
+            index += 3
             continue
         if token.type in {"bullet_list_open", "ordered_list_open"}:
             depth += 1
@@ -158,75 +228,281 @@ def _block_rows(tokens: Sequence[Token], start: int, stop: int) -> tuple[list[Ro
             parent = parents[-2] if len(parents) > 1 else ""
             for offset, text in inline_lines(token):
                 if text:
-                    rows.append(Row(line=base + offset, text=text, parent=parent, depth=depth))
+                    rows.append(
+                        Row(line=base + offset, text=text, parent=parent, depth=depth,
+                            context=context)
+                    )  # fmt: skip
             if parents and not parents[-1]:
                 parents[-1] = plain(token)
         index += 1
     return rows, header
 
 
-def _headings(tokens: Sequence[Token]) -> Iterator[tuple[int, int, str]]:
-    for index, token in enumerate(tokens):
-        if token.type == "heading_open":
-            yield index, int(token.tag[1]), plain(tokens[index + 1])
+def _atx(line: str) -> tuple[int, str] | None:
+    """``(level, text)`` of an ATX heading line, without a backtracking regex."""
+    match = _ATX.match(line)
+    if match is None:
+        return None
+    text = line[match.end() :].strip()
+    if text.endswith("#"):
+        closed = text.rstrip("#")
+        if not closed or closed[-1] in " \t":
+            text = closed.rstrip()
+    return len(match.group(1)), text
 
 
-def _sections(tokens: Sequence[Token], title: str) -> Iterator[Section]:
-    heads = list(_headings(tokens))
-    for position, (index, level, name) in enumerate(heads):
-        if not _TIMELINE.search(name):
-            continue
-        stop = next((i for i, lvl, _ in heads[position + 1 :] if lvl <= level), len(tokens))
-        rows, header = _block_rows(tokens, index + 3, stop)
-        yield Section(tuple(rows), title, header)
+def _unmark(text: str) -> str:
+    return " ".join(text.replace("*", " ").replace("_", " ").split())
 
 
-def _atx_headings(lines: list[str]) -> Iterator[tuple[int, int, str]]:
-    """ATX headings outside fenced code: (line index, level, text), a cheap pre-scan."""
+def _may_label(line: str) -> bool:
+    """A cheap test before :func:`_is_label`: short, and bold or ending in ':'."""
+    if len(line) > _MAX_LABEL + 8:
+        return False
+    stripped = line.rstrip()
+    return stripped.endswith((":", "*", "_")) or stripped.lstrip().startswith(("**", "__"))
+
+
+def _is_label(line: str, following: str) -> bool:
+    """A bold paragraph naming a timeline, or a lead-in line ending in ':' before a list."""
+    stripped = line.strip()
+    if not stripped or len(stripped) > _MAX_LABEL or stripped[0] in "|>#":
+        return False
+    if _LIST_ITEM.match(line):
+        return False
+    text = _unmark(stripped)
+    bold = stripped.startswith(("**", "__")) and (
+        stripped.endswith(("**", "__", ":")) or stripped.rstrip("*_ ").endswith(":")
+    )
+    if bold and TIMELINE_WORDS.search(text.rstrip(": ")):
+        return True
+    if text.endswith(":") and _LEAD_IN_WORDS.search(text):
+        nxt = following.strip()
+        return nxt.startswith("|") or bool(_LIST_ITEM.match(following))
+    return False
+
+
+def outline(lines: Sequence[str]) -> list[Heading]:
+    """Headings (levels 1–6) and timeline labels (level 7) outside code and front matter."""
+    heads: list[Heading] = []
     fence = ""
-    for index, line in enumerate(lines):
-        opening = _FENCE.match(line)
-        if opening:
+    start = 0
+    if lines and lines[0].strip() == "---":
+        end = next((i for i in range(1, len(lines)) if lines[i].strip() in {"---", "..."}), None)
+        if end is not None:
+            start = end + 1
+    previous_plain = False
+    for index in range(start, len(lines)):
+        line = lines[index]
+        lead = line[:4].lstrip()[:1]
+        if not lead:
+            previous_plain = False
+            continue
+        if lead in "`~" and (opening := _FENCE.match(line)):
             marker = opening.group(1)
             if not fence:
                 fence = marker
             elif marker[0] == fence[0] and len(marker) >= len(fence):
                 fence = ""
+            previous_plain = False
             continue
-        if not fence and (heading := _ATX.match(line)):
-            yield index, len(heading.group(1)), heading.group(2) or ""
+        if fence:
+            continue
+        if lead == "#" and (atx := _atx(line)) is not None:
+            heads.append(Heading(index, *atx))
+            previous_plain = False
+            continue
+        if lead in "=-" and previous_plain and (underline := _SETEXT.match(line)):
+            level = 1 if underline.group(1)[0] == "=" else 2
+            heads.append(Heading(index - 1, level, " ".join(lines[index - 1].split())))
+            previous_plain = False
+            continue
+        is_item = lead in "-*+0123456789" and _LIST_ITEM.match(line) is not None
+        if not is_item and lead not in "|>" and _may_label(line):
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            after = following
+            if not after.strip() and index + 2 < len(lines):
+                after = lines[index + 2]  # a lead-in, a blank line, then the list
+            if _is_label(line, after) and not _SETEXT.match(following):
+                heads.append(Heading(index, 7, _unmark(line.strip()).rstrip(":").strip()))
+        previous_plain = not (lead in "|>" or is_item or line.startswith("    "))
+    return heads
 
 
-def _title(lines: list[str], heads: list[tuple[int, int, str]]) -> str:
-    setext = next((i for i, line in enumerate(lines[1:], 1) if _SETEXT.match(line)), None)
-    if setext is not None and lines[setext - 1].strip() and (not heads or setext < heads[0][0]):
-        return " ".join(lines[setext - 1].split())
-    return " ".join(heads[0][2].replace("*", "").split()) if heads else ""
+def _title(heads: Sequence[Heading]) -> str:
+    """The first real heading: not a table of contents, completed projects or a timeline."""
+    real = [h for h in heads if h.level <= 6]
+    for head in real:
+        text = _unmark(head.text)
+        if text and not _NOT_TITLES.search(text) and not TIMELINE_WORDS.search(text):
+            return text
+    return _unmark(real[0].text) if real else ""
 
 
-def read_sections(text: str) -> Iterator[Section]:
-    """Yield candidate timeline sections, best first.
+def _label_end(lines: Sequence[str], index: int, limit: int) -> int:
+    """The line after the list or table that follows a label at *index*."""
+    position = index + 1
+    while position < limit and not lines[position].strip():
+        position += 1
+    seen = False
+    while position < limit:
+        line = lines[position]
+        stripped = line.strip()
+        if not stripped:
+            ahead = position + 1
+            while ahead < limit and not lines[ahead].strip():
+                ahead += 1
+            if ahead < limit and (
+                _LIST_ITEM.match(lines[ahead]) or lines[ahead][:1] in {" ", "\t"}
+            ):
+                position = ahead
+                continue
+            break
+        if stripped.startswith("|") or _LIST_ITEM.match(line) or line[:1] in {" ", "\t"}:
+            seen = True
+        elif not seen:
+            break
+        position += 1
+    return position
 
-    First every section under a heading named like "Timeline" (down to the next
-    heading of the same or a higher level); then, as a fallback, each table of
-    the document on its own. Only the timeline section is handed to the Markdown
-    parser when a plain ``#`` heading marks it; otherwise the whole document is.
-    """
+
+class Region(NamedTuple):
+    """Lines ``[start, stop)`` of one timeline, and the headings that name and enclose it."""
+
+    start: int
+    stop: int
+    names: tuple[str, ...]
+    header: str
+
+
+def regions(lines: Sequence[str], heads: Sequence[Heading]) -> list[Region]:
+    """Every timeline region, outermost only, in document order (linear time)."""
+    found: list[Region] = []
+    stack: list[Heading] = []  # enclosing headings
+    stops = _stops(heads, len(lines))
+    open_until = -1
+    for position, head in enumerate(heads):
+        while stack and stack[-1].level >= head.level and head.level <= 6:
+            stack.pop()
+        is_timeline = TIMELINE_WORDS.search(head.text) or (
+            head.level == 7 and _LEAD_IN_WORDS.search(head.text)
+        )
+        if is_timeline and head.at >= open_until:
+            if head.level == 7:
+                limit = stops[position]
+                stop = _label_end(lines, head.at, limit)
+                header = head.text
+            else:
+                stop, header = stops[position], ""
+            names = (head.text, *(h.text for h in reversed(stack) if h.level <= 6))
+            found.append(Region(head.at, stop, names, header))
+            open_until = stop
+        if head.level <= 6:
+            stack.append(head)
+    return found
+
+
+def _stops(heads: Sequence[Heading], end: int) -> list[int]:
+    """For each heading, the line of the next heading of the same or a higher level."""
+    stops = [end] * len(heads)
+    pending: list[int] = []  # indexes of headings still open, levels increasing
+    for position, head in enumerate(heads):
+        level = min(head.level, 6) if head.level <= 6 else 7
+        if head.level <= 6:
+            while pending and min(heads[pending[-1]].level, 7) >= level:
+                stops[pending.pop()] = head.at
+        else:
+            while pending and heads[pending[-1]].level == 7:
+                stops[pending.pop()] = head.at
+        pending.append(position)
+    return stops
+
+
+class Document(NamedTuple):
+    """A document's lines, outline and title, scanned once."""
+
+    lines: list[str]
+    heads: list[Heading]
+    title: str
+
+
+def scan(text: str) -> Document:
+    """Split *text* into lines and find its outline and title (linear time)."""
     lines = text.splitlines()
-    heads = list(_atx_headings(lines))
-    title = _title(lines, heads)
-    for position, (start, level, name) in enumerate(heads):
-        if not _TIMELINE.search(name):
-            continue
-        stop = next((i for i, lvl, _ in heads[position + 1 :] if lvl <= level), len(lines))
-        tokens = _parser().parse("\n".join(lines[start:stop]))
+    heads = outline(lines)
+    return Document(lines, heads, _title(heads))
+
+
+def _clip(lines: Sequence[str], start: int, stop: int) -> tuple[str, list[tuple[int, str]]]:
+    """The text of lines ``[start, stop)`` within the limits, and a notice per cut."""
+    notices: list[tuple[int, str]] = []
+    kept: list[str] = []
+    items = 0
+    for index in range(start, stop):
+        line = lines[index]
+        if len(line) > MAX_LINE:
+            notices.append((index + 1, f"line of {len(line)} characters is too long to read"
+                            f" (limit {MAX_LINE}); skipped"))  # fmt: skip
+            line = ""
+        elif _LIST_ITEM.match(line):
+            items += 1
+            if items > MAX_LIST_ITEMS:
+                notices.append((index + 1, f"more than {MAX_LIST_ITEMS} list items in one"
+                                " timeline; the rest are not read"))  # fmt: skip
+                break
+        kept.append(line)
+    return "\n".join(kept), notices
+
+
+def timeline_sections(doc: Document) -> Iterator[Section]:
+    """Yield the sections under timeline headings and labels, in document order."""
+    lines = doc.lines
+    for count, region in enumerate(regions(lines, doc.heads)):
+        if count == MAX_SECTIONS:
+            notice = (region.start + 1, f"more than {MAX_SECTIONS} timeline sections;"
+                      " the rest are not read")  # fmt: skip
+            yield Section((), doc.title, "", region.names, region.start + 1, (notice,))
+            return
+        text, notices = _clip(lines, region.start, region.stop)
+        tokens = _parser().parse(text)
         for token in tokens:
             if token.map:
-                token.map = [token.map[0] + start, token.map[1] + start]
-        yield from _sections(tokens, title)
+                token.map = [token.map[0] + region.start, token.map[1] + region.start]
+        first = 0
+        if tokens and tokens[0].type in {"heading_open", "paragraph_open"}:
+            first = 3  # the heading or label itself is not a row
+        rows, header = _block_rows(tokens, first, len(tokens))
+        yield Section(
+            tuple(rows), doc.title, header or region.header, region.names, region.start + 1,
+            tuple(notices),
+        )  # fmt: skip
+
+
+def has_tables(doc: Document) -> bool:
+    """True when some line looks like a table's delimiter row (``| --- | --- |``)."""
+    return any(
+        "|" in line and "-" in line and set(line.strip()) <= _TABLE_CHARS for line in doc.lines
+    )
+
+
+def table_sections(doc: Document) -> Iterator[Section]:
+    """The fallback: each table of the whole document with a date column, on its own."""
+    if not has_tables(doc):
+        return
+    text, notices = _clip(doc.lines, 0, len(doc.lines))
     tokens = _parser().parse(text)
-    yield from _sections(tokens, title)
+    stack: list[Heading] = []
+    heads = iter(h for h in doc.heads if h.level <= 6)
+    pending = next(heads, None)
     for index, token in enumerate(tokens):
-        if token.type == "table_open":
-            rows, _, header = _table_rows(tokens, index)
-            yield Section(tuple(rows), title, header)
+        if token.type != "table_open":
+            continue
+        line = _line(token)
+        while pending is not None and pending.at < line - 1:
+            while stack and stack[-1].level >= pending.level:
+                stack.pop()
+            stack.append(pending)
+            pending = next(heads, None)
+        rows, _, header = _table_rows(tokens, index)
+        names = tuple(h.text for h in reversed(stack))
+        yield Section(tuple(rows), doc.title, header, names, line, tuple(notices))

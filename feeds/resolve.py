@@ -3,8 +3,8 @@
 The policy (also in the README): a date with no time stays a calendar date; a
 time makes a UTC instant. A zone label means the wall clock of its IANA zone on
 that date whatever DST the label claims; an explicit UTC equivalent is
-authoritative; a time with no zone is read in the program's zone. A missing year
-is the one that puts the date in the run-up to, or inside, the term. Nothing
+authoritative; a time with no zone is read in the program's zone. Missing years are
+chosen for the whole timeline at once by :mod:`feeds.years`. Nothing
 missing is invented: an impossible or incomplete date is an error for that row.
 """
 
@@ -17,9 +17,14 @@ from typing import NamedTuple
 
 from feeds.dates import Clock, Point, Written
 from feeds.model import Endpoint, Term
+from feeds.years import Choice, Evidence, MonthDay, YearRow, solve, term_window
 from feeds.zones import ZoneLabel, lookup, resolve_wall_clock
 
 _DAY_NAMES = tuple(calendar.day_name)
+MIN_DATE = dt.date(1970, 1, 1)
+"""The earliest date read as an event (older ones are a row warning)."""
+MAX_DATE = dt.date(2100, 12, 31)
+"""The latest date read as an event (later ones are a row warning)."""
 
 
 class RowError(ValueError):
@@ -42,34 +47,22 @@ class Resolved:
     warnings: list[str] = field(default_factory=list)
 
 
-def _window(term: Term) -> tuple[dt.date, dt.date] | None:
-    if term.year is None or term.first_month is None or term.last_month is None:
-        return None
-    start = dt.date(term.year, term.first_month, 1)
-    last = dt.date(term.year, term.last_month, calendar.monthrange(term.year, term.last_month)[1])
-    return start - dt.timedelta(days=270), last + dt.timedelta(days=92)
+class Prepared(NamedTuple):
+    """A date cell with months and days checked, years still as printed (maybe None)."""
+
+    start: Point
+    end: Point | None
 
 
-def _infer_year(month: int, day: int, term: Term) -> int:
-    if term.year is None:
-        raise RowError(
-            "no year is written and the term's year is unknown"
-            " (write the year, put it in the title, or pass --term)"
-        )
-    window = _window(term)
-    if window is None:
-        return term.year
+def prepare(written: Written) -> Prepared:
+    """Check a written cell and fill what the cell itself implies, except years.
 
-    def distance(year: int) -> int:
-        probe = dt.date(year, month, min(day, 28))
-        if probe < window[0]:
-            return (window[0] - probe).days
-        return max(0, (probe - window[1]).days)
-
-    return min((term.year, term.year - 1, term.year + 1), key=distance)
-
-
-def _fill(written: Written, term: Term) -> tuple[Point, Point | None]:
+    A range end without a month takes the start's (``May 3 - 17``); an end with
+    only a time takes the start's date. Raises :class:`RowError` for a cell with
+    no day or month, or one that is not a date.
+    """
+    if written.problems:
+        raise RowError("; ".join(written.problems[:3]))
     start, end = written.start, written.end
     if end is not None:
         if end.day is None and end.month is None and end.clocks:
@@ -84,21 +77,18 @@ def _fill(written: Written, term: Term) -> tuple[Point, Point | None]:
             1 <= (point.month or 0) <= 12 and 1 <= (point.day or 0) <= 31
         ):
             raise RowError(f"month {point.month}, day {point.day} is not a date; no event made")
-    assert start.month is not None and start.day is not None
-    if end is not None:
-        assert end.month is not None and end.day is not None
-        later = (end.month, end.day) >= (start.month, start.day)
-        if start.year is None and end.year is not None:
-            start.year = end.year if later else end.year - 1
-        elif end.year is None and start.year is not None:
-            end.year = start.year if later else start.year + 1
-    if start.year is None:
-        start.year = _infer_year(start.month, start.day, term)
-    if end is not None and end.year is None:
-        assert end.month is not None and end.day is not None
-        later = (end.month, end.day) >= (start.month, start.day)
-        end.year = start.year if later else start.year + 1
-    return start, end
+    return Prepared(start, end)
+
+
+def year_row(prepared: Prepared, context: frozenset[int] = frozenset()) -> YearRow:
+    """What the year solver needs of a prepared cell."""
+
+    def md(point: Point) -> MonthDay:
+        assert point.month is not None and point.day is not None
+        return MonthDay(point.month, point.day, point.weekday, point.year, point.weekday_text)
+
+    end = prepared.end
+    return YearRow(md(prepared.start), md(end) if end is not None else None, context)
 
 
 def _date(point: Point) -> dt.date:
@@ -183,25 +173,37 @@ def _borrow_meridiem(start: Point, end: Point | None) -> None:
 
 
 def _check(
-    point: Point, day: dt.date, printed_year: int | None, term: Term, warnings: list[str]
+    point: Point,
+    day: dt.date,
+    printed_year: int | None,
+    choice: Choice,
+    term: Term,
+    warnings: list[str],
 ) -> None:
-    if point.weekday is not None and point.weekday != day.weekday():
+    # An inferred year had its weekday weighed (and warned) by the year solver.
+    if not choice.inferred and point.weekday is not None and point.weekday != day.weekday():
         warnings.append(
             f"{point.weekday_text!r} is printed but {day:%B} {day.day}, {day.year}"
             f" is a {_DAY_NAMES[day.weekday()]}; the date wins (check the row)"
         )
-    window = _window(term)
-    if window is not None and printed_year is not None and not window[0] <= day <= window[1]:
+    window = term_window(term)
+    if printed_year is not None and window is not None and not window[0] <= day <= window[1]:
         warnings.append(f"year {day.year} is far from term {term.id}; check the year")
 
 
-def resolve(written: Written, ctx: Context) -> Resolved:
-    """Resolve a written date cell; raises :class:`RowError` for an unreadable row."""
-    if written.problems:
-        raise RowError("; ".join(written.problems))
-    printed = (written.start.year, written.end.year if written.end else None)
-    start, end = _fill(written, ctx.term)
-    warnings: list[str] = []
+def finish(prepared: Prepared, choice: Choice, ctx: Context) -> Resolved:
+    """Turn a prepared cell and its chosen years into dates or UTC instants."""
+    start, end = prepared
+    printed = (start.year, end.year if end else None)
+    if choice.start_year is None:
+        raise RowError(
+            "no year is written and the term's year is unknown"
+            " (write the year, put it in the title, or pass --term)"
+        )
+    start.year = choice.start_year
+    if end is not None:
+        end.year = choice.end_year
+    warnings: list[str] = list(choice.warnings)
     shared = _shared_zone(start, end)
     _borrow_meridiem(start, end)
     values: list[Endpoint] = []
@@ -209,7 +211,12 @@ def resolve(written: Written, ctx: Context) -> Resolved:
         if point is None:
             continue
         day = _date(point)
-        _check(point, day, year, ctx.term, warnings)
+        if not MIN_DATE <= day <= MAX_DATE:
+            raise RowError(
+                f"{day.isoformat()} is outside {MIN_DATE.year}-{MAX_DATE.year}; no event made"
+                " (check the year)"
+            )
+        _check(point, day, year, choice, ctx.term, warnings)
         values.append(_instant(day, point, shared, ctx, warnings) if point.clocks else day)
     first, last = values[0], values[1] if len(values) > 1 else None
     if last is not None and _key(last) < _key(first):
@@ -217,6 +224,17 @@ def resolve(written: Written, ctx: Context) -> Resolved:
     if last == first:
         last = None
     return Resolved(first, last, warnings)
+
+
+def resolve(written: Written, ctx: Context) -> Resolved:
+    """Resolve one written date cell on its own; raises :class:`RowError` if unreadable.
+
+    A timeline resolves its rows together (:func:`feeds.years.solve`); this reads
+    one cell with only the term as evidence.
+    """
+    prepared = prepare(written)
+    choice = solve([year_row(prepared)], Evidence(ctx.term))[0]
+    return finish(prepared, choice, ctx)
 
 
 def _key(value: Endpoint) -> tuple[dt.date, dt.time]:

@@ -11,6 +11,8 @@ import re
 
 from feeds.dates import GLUE, Token, dated_between, tokenize
 
+_CALENDAR = frozenset({"iso", "slash", "month"})
+
 _SEPARATORS = re.compile(r":(?=\s|$)|\s[-–—]+\s|\s\|\s")
 _PREFIX_KINDS = frozenset(
     {"iso", "slash", "month", "day", "weekday", "year", "time", "zone", "sep", "note"}
@@ -23,19 +25,51 @@ def clean_title(text: str) -> str:
     return " ".join(text.split()).strip(_TRIM).strip()
 
 
+_TAIL_KINDS = frozenset({"time", "zone", "sep", "note"})
+_TAIL_WORDS = frozenset({"at", "by", "until", "till", "before", "from", "to"})
+
+
+def _move_time(activity: str, when: str) -> tuple[str, str]:
+    """``March 16: applications close, 23:59 UTC``: a time ending the activity is the date's."""
+    tokens = tokenize(activity)
+    cut = len(tokens)
+    while cut and (
+        tokens[cut - 1].kind in _TAIL_KINDS
+        or (tokens[cut - 1].kind == "word" and tokens[cut - 1].text.lower() in _TAIL_WORDS)
+    ):
+        cut -= 1
+    if cut == len(tokens) or not any(t.kind == "time" for t in tokens[cut:]) or not cut:
+        return activity, when
+    start = tokens[cut].start
+    return clean_title(activity[:start]), f"{when} {activity[start:]}"
+
+
 def split_item(text: str) -> tuple[str, str] | None:
     """Split a list item or paragraph into ``(activity, date text)``, or None if undated."""
+    split = _split_item(text)
+    return None if split is None else _move_time(*split)
+
+
+def _split_item(text: str) -> tuple[str, str] | None:
     tokens = tokenize(text)
-    if not dated_between(tokens, 0, len(text)):
+    calendar = [t for t in tokens if t.kind in _CALENDAR]
+    if not calendar:
         return None
-    for match in _SEPARATORS.finditer(text):
-        left, right = text[: match.start()], text[match.end() :]
-        left_dated = dated_between(tokens, 0, match.start())
-        right_dated = dated_between(tokens, match.end(), len(text))
-        if left_dated and not right_dated and clean_title(right):
-            return clean_title(right), left
-        if right_dated and not left_dated and clean_title(left):
-            return clean_title(left), right
+    # Linear: whether each side of a separator is dated, or has any title text,
+    # follows from the first/last calendar token and the first/last title character.
+    first_end = min(t.end for t in calendar)
+    last_start = max(t.start for t in calendar)
+    kept = [i for i, char in enumerate(text) if char not in _TRIM and not char.isspace()]
+    first_kept, last_kept = (kept[0], kept[-1]) if kept else (len(text), -1)
+    colons = [m for m in _SEPARATORS.finditer(text) if m.group(0) == ":"]
+    others = [m for m in _SEPARATORS.finditer(text) if m.group(0) != ":"]
+    for match in colons + others:  # "May 17 - 28: applications" splits at the colon
+        left_dated = first_end <= match.start()
+        right_dated = last_start >= match.end()
+        if left_dated and not right_dated and last_kept >= match.end():
+            return clean_title(text[match.end() :]), text[: match.start()]
+        if right_dated and not left_dated and first_kept < match.start():
+            return clean_title(text[: match.start()]), text[match.end() :]
     return _split_by_tokens(text, tokens)
 
 

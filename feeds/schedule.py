@@ -139,7 +139,7 @@ def parse_schedule(
         raise ScheduleError(source, "term", "needs an integer 'year' and 'number' (1, 2 or 3)")
     if not isinstance(entries, list):
         raise ScheduleError(source, "schedule", "missing or not a list of entries")
-    identity = identify(f"Term {number} {year}", "", "", term)
+    identity = identify([f"Term {number} {year}"], "", term, title=f"Term {number} {year}")
     ctx = Context(identity, zone)
     events: list[Event] = []
     notices: list[Notice] = []

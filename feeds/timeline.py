@@ -1,4 +1,17 @@
-"""Assembling a :class:`~feeds.model.Timeline` from a Markdown term document.
+"""Assembling :class:`~feeds.model.Timeline` values from a Markdown term document.
+
+A document may hold several timelines (the next term's table drafted above the
+current one): each section is identified on its own (:mod:`feeds.term`), and
+sections of the same term are read as one timeline. Within a timeline:
+
+* list items and paragraphs are split into activity and date (:mod:`feeds.rows`);
+  an undated item nested under a dated one is the parent's note, or, when it
+  only gives a time ("Time: 6:00 PM - 7:30 PM ET"), the parent's time; a bullet
+  that starts with a bare day under a month heading ("### March 2027") takes
+  that month;
+* a term-span line ("Spring Term: March 1st - May 31st") is term metadata: it
+  sets the term's months and is not an event;
+* the years of all rows are chosen together (:mod:`feeds.years`).
 
 UIDs: ``<term id>-<slug of the title>@lfx-cal``, where the slug is the title
 case-folded with every run of non-alphanumerics turned into one ``-`` (long
@@ -10,20 +23,44 @@ punctuation and weekday fixes leave it unchanged. A repeated title gets ``-2``,
 
 from __future__ import annotations
 
+import calendar
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 from feeds.categories import classify
-from feeds.dates import read_cell
+from feeds.dates import MONTHS, WEEKDAYS, read_cell, tokenize
 from feeds.errors import NoTimelineError
-from feeds.markdown import Row, Section, read_sections
-from feeds.model import Endpoint, Event, Notice, Term, Timeline
-from feeds.resolve import Context, RowError, resolve
+from feeds.markdown import Row, Section, scan, table_sections, timeline_sections
+from feeds.model import Event, Notice, Term, Timeline
+from feeds.resolve import Context, Prepared, RowError, finish, prepare, year_row
 from feeds.rows import clean_title, split_item
 from feeds.term import identify
+from feeds.years import Evidence, solve
+
+MAX_CELL = 400
+"""Longest date text read (characters); a longer one is a row warning."""
+MAX_ITEM = 2000
+"""Longest list item or paragraph read as a row (characters)."""
+MAX_ROWS = 100_000
+"""Most rows read from one timeline; the rest are a warning."""
 
 _WEEK = re.compile(r"\bweek\s*\d+\b", re.IGNORECASE)
 _SLUG = re.compile(r"[^0-9a-z]+")
+_YEAR = re.compile(r"(?<![\d.])((?:19|20)\d{2})(?![\d.])")
+_TERM_SPAN = re.compile(
+    r"(?:(?:spring|summer|fall|autumn|winter|(?:19|20)\d\d|lfx|mentorship|program(?:me)?|the)\s+)*"
+    r"(?:term|cohort)(?:\s*(?:#|no\.?)?\s*\d{1,2})?(?:\s+(?:19|20)\d\d)?"
+    r"(?:\s+(?:dates|duration|period|span))?",
+    re.IGNORECASE,
+)
+_TIME_LABEL = re.compile(r"\s*(?:time|times|when|at|hours?)\s*[:\-–]?\s*", re.IGNORECASE)
+_TIME_KINDS = frozenset({"time", "zone", "sep", "note"})
+_GLUE_WORDS = frozenset({"at", "from", "to", "until", "till", "and", "through"})
+_LEADING_DAY = re.compile(
+    r"(\s*(?:[a-z]{3,9}\.?,?\s+)?)(\d{1,2})(st|nd|rd|th)?\b(?!\s*(?:[:.]\d|[ap]\.?m\b))",
+    re.IGNORECASE,
+)
 
 
 def make_uid(term_id: str, key: str, seen: dict[str, int]) -> str:
@@ -40,86 +77,316 @@ def make_uid(term_id: str, key: str, seen: dict[str, int]) -> str:
     return f"{term_id}-{slug}@lfx-cal"
 
 
+def is_term_span(title: str) -> bool:
+    """True for a term-metadata title such as "Spring Term" or "Term 3" (not an event)."""
+    return _TERM_SPAN.fullmatch(" ".join(title.split())) is not None
+
+
+_YEAR_PAIR = re.compile(r"(?<![\d.])((?:19|20)\d{2})\s*[/–-]\s*(\d{2})(?![\d.])")
+
+
+def _years_in(text: str) -> frozenset[int]:
+    """Years a text names, ``2027/28`` and ``2027-28`` giving both."""
+    years = {int(y) for y in _YEAR.findall(text)}
+    for first, second in _YEAR_PAIR.findall(text):
+        years.add(int(first[:2] + second))
+    return frozenset(years)
+
+
+def _time_only(text: str) -> str | None:
+    """The time text of an item that gives only a time ("Time: 6 PM - 7:30 PM ET")."""
+    label = _TIME_LABEL.match(text)
+    rest = text[label.end() :] if label else text
+    if not rest.strip() or len(rest) > MAX_CELL:
+        return None
+    tokens = tokenize(rest)
+    kinds = {t.kind for t in tokens if not (t.kind == "word" and t.text.lower() in _GLUE_WORDS)}
+    return rest if "time" in kinds and kinds <= _TIME_KINDS else None
+
+
+def _with_month(text: str, context: str) -> str:
+    """``3: Kickoff`` under a "March 2027" heading reads as ``March 3: Kickoff``."""
+    month = next((w for w in re.findall(r"[a-z]+", context.lower()) if w in MONTHS), None)
+    match = _LEADING_DAY.match(text)
+    if month is None or match is None:
+        return text
+    lead = match.group(1).strip(" ,.").lower()
+    if lead and lead not in WEEKDAYS:
+        return text
+    if any(t.kind in {"month", "iso", "slash"} for t in tokenize(text[:200])):
+        return text
+    return f"{text[: match.start(2)]}{month.title()} {text[match.start(2) :]}"
+
+
 @dataclass
-class _Draft:
+class _Item:
+    """A dated row before its date is read: activity, date text, notes."""
+
     row: Row
-    title: str
-    start: Endpoint
-    end: Endpoint | None
+    activity: str
+    when: str
     notes: list[str] = field(default_factory=list)
+    extra: str = ""
 
 
 @dataclass
 class _Builder:
-    ctx: Context
-    drafts: list[_Draft] = field(default_factory=list)
+    """Collects the rows of one term's sections, then reads their dates together."""
+
+    term: Term
+    zone: str
+    source: str
+    items: list[_Item] = field(default_factory=list)
     warnings: list[Notice] = field(default_factory=list)
-    dated_rows: int = 0
+    spans: list[_Item] = field(default_factory=list)
+    context: set[int] = field(default_factory=set)
+    rows: int = 0
 
-    def warn(self, line: int, message: str) -> None:
-        self.warnings.append(Notice(line, message))
+    def warn(self, line: int, message: str, code: str = "") -> None:
+        self.warnings.append(Notice(line, message, code))
 
-    def add(self, row: Row) -> None:
+    def add_section(self, section: Section) -> None:
+        for line, message in section.notices:
+            self.warn(line, message)
+        self.context |= _years_in(section.header_text)
+        if section.names:
+            self.context |= _years_in(section.names[0])
+        last_parent: _Item | None = None
+        for row in section.rows:
+            self.rows += 1
+            if self.rows > MAX_ROWS:
+                if self.rows == MAX_ROWS + 1:
+                    self.warn(row.line, f"more than {MAX_ROWS} rows; the rest are not read")
+                continue
+            item = self._item(row)
+            if item is None:
+                if last_parent is not None and row.depth > last_parent.row.depth:
+                    self._child(last_parent, row)
+                elif row.depth and _WEEK.search(row.text):
+                    self.warn(
+                        row.line,
+                        f"{clean_title(row.text)[:80]!r} gives a week number but no calendar"
+                        " date; skipped (write the date)",
+                    )
+                continue
+            if is_term_span(clean_title(item.activity)):
+                self.spans.append(item)
+                last_parent = None
+                continue
+            self.items.append(item)
+            last_parent = item
+
+    def _item(self, row: Row) -> _Item | None:
         if row.in_table:
-            activity, when = row.activity, row.when
-            if not when:
-                self.warn(row.line, f"{activity!r} has no date; skipped (add a date)")
-                return
+            if not row.when:
+                if row.activity:
+                    self.warn(row.line, f"{row.activity[:80]!r} has no date; skipped (add a date)")
+                return None
+            return _Item(row, row.activity, row.when)
+        if len(row.text) > MAX_ITEM:
+            self.warn(row.line, f"item of {len(row.text)} characters is too long to read"
+                      f" (limit {MAX_ITEM}); skipped")  # fmt: skip
+            return None
+        text = _with_month(row.text, row.context) if row.context else row.text
+        split = split_item(text)
+        if split is None:
+            return None
+        return _Item(row, split[0], split[1])
+
+    def _child(self, parent: _Item, row: Row) -> None:
+        time = _time_only(row.text)
+        if time is not None and not parent.extra:
+            parent.extra = time
         else:
-            split = split_item(row.text)
-            if split is None:
-                self._undated(row)
-                return
-            activity, when = split
-        self.dated_rows += 1
-        written = read_cell(when)
-        try:
-            resolved = resolve(written, self.ctx)
-        except RowError as error:
-            self.warn(row.line, f"cannot read date {when.strip()!r}: {error}; row skipped")
-            return
-        for message in resolved.warnings:
-            self.warn(row.line, message)
-        title = clean_title(activity)
-        if not title:
-            self.warn(row.line, "row has a date but no activity; skipped (add the activity)")
-            return
-        notes = [note for note in written.notes if note]
-        self.drafts.append(_Draft(row, title, resolved.start, resolved.end, notes))
-
-    def _undated(self, row: Row) -> None:
-        parent = next((d for d in reversed(self.drafts) if d.row.depth < row.depth), None)
-        if row.depth > 1 and parent is not None and self.drafts[-1] is parent:
             parent.notes.append(clean_title(row.text))
-        elif row.depth and _WEEK.search(row.text):
-            self.warn(
-                row.line,
-                f"{clean_title(row.text)!r} gives a week number but no calendar date;"
-                " skipped (write the date)",
+
+    def _prepare(self, item: _Item) -> Prepared | None:
+        when = item.when
+        if len(when) > MAX_CELL:
+            self.warn(item.row.line, f"date text of {len(when)} characters is too long"
+                      f" (limit {MAX_CELL}); row skipped")  # fmt: skip
+            return None
+        written = read_cell(f"{when} {item.extra}" if item.extra else when)
+        if item.extra and written.problems:
+            written = read_cell(when)
+            item.notes.append(item.extra)
+        item.notes[:0] = [note for note in written.notes if note]
+        try:
+            return prepare(written)
+        except RowError as error:
+            self.warn(item.row.line, f"cannot read date {when.strip()[:80]!r}: {error};"
+                      " row skipped")  # fmt: skip
+            return None
+
+    def term_with_spans(self) -> Term:
+        """The term, with months (and a year) from term-span lines when they give them."""
+        term = self.term
+        for item in self.spans:
+            prepared = self._prepare(item)
+            if prepared is None:
+                continue
+            start, end = prepared
+            last = end if end is not None else start
+            for point in (start, last):
+                assert point.month is not None and point.day is not None
+                if point.day > calendar.monthrange(point.year or 2000, point.month)[1]:
+                    self.warn(item.row.line, f"{calendar.month_name[point.month]} {point.day}"
+                              " does not exist (fix the date); the term's months are still"
+                              " read from this line")  # fmt: skip
+            year = term.year if term.year is not None else start.year
+            term = replace(term, first_month=start.month, last_month=last.month, year=year,
+                           months_written=True)  # fmt: skip
+        return term
+
+    def build(self) -> Timeline:
+        """Read every collected row's date, choosing years for all of them at once."""
+        term = self.term_with_spans()
+        ctx = Context(term, self.zone)
+        prepared: list[tuple[_Item, Prepared]] = []
+        for item in self.items:
+            cell = self._prepare(item)
+            if cell is not None:
+                prepared.append((item, cell))
+        rows = [year_row(cell, _years_in(item.row.context)) for item, cell in prepared]
+        named = _years_in(term.title)
+        if term.year is not None and term.year not in named:
+            named = frozenset({term.year})  # --term, or a year from the header or path
+        choices = solve(rows, Evidence(term, frozenset(self.context), named))
+        seen: dict[str, int] = {}
+        events: list[Event] = []
+        for (item, cell), choice in zip(prepared, choices, strict=True):
+            line = item.row.line
+            try:
+                resolved = finish(cell, choice, ctx)
+            except RowError as error:
+                self.warn(line, f"cannot read date {item.when.strip()[:80]!r}: {error};"
+                          " row skipped")  # fmt: skip
+                continue
+            code = "weekday" if choice.weekday_conflict else ""
+            for message in resolved.warnings:
+                self.warn(line, message, code if "printed" in message else "")
+            title = clean_title(item.activity)
+            if not title:
+                self.warn(line, "row has a date but no activity; skipped (add the activity)")
+                continue
+            events.append(
+                Event(
+                    uid=make_uid(term.id, title, seen),
+                    term=term.id,
+                    title=title,
+                    start=resolved.start,
+                    end=resolved.end,
+                    categories=classify(title),
+                    notes=tuple(item.notes),
+                    line=line,
+                    source=self.source,
+                )
             )
+        warnings = tuple(sorted(self.warnings, key=lambda n: n.line))
+        return Timeline(self.source, term, tuple(events), warnings)
 
 
-def build(section: Section, term: Term, source: str, zone: str, url: str | None) -> Timeline:
-    """Normalize the rows of one timeline section into a Timeline."""
-    builder = _Builder(Context(term, zone))
+def _spans(section: Section) -> list[str]:
+    """Texts of term-span lines ("Spring Term: March 1st - May 31st") in a section."""
+    found = []
     for row in section.rows:
-        builder.add(row)
-    seen: dict[str, int] = {}
-    events = tuple(
-        Event(
-            uid=make_uid(term.id, draft.title, seen),
-            term=term.id,
-            title=draft.title,
-            start=draft.start,
-            end=draft.end,
-            categories=classify(draft.title),
-            notes=tuple(draft.notes),
-            line=draft.row.line,
-            source=source,
-        )
-        for draft in builder.drafts
+        if row.depth or row.in_table or "term" not in row.text.lower() or len(row.text) > 200:
+            continue
+        split = split_item(row.text)
+        if split is not None and is_term_span(clean_title(split[0])):
+            found.append(row.text)
+    return found
+
+
+def _identify(section: Section, path: str, term: str | None) -> Term:
+    names = section.names
+    texts = (*names[:1], *_spans(section), *names[1:], section.header_text, section.title)
+    identity = identify(texts, path, term, title=section.title)
+    # The title shown for the term: the nearest heading that names it, else the document's.
+    heading = names[:1] if names and identify(names[:1]).number is not None else ()
+    candidates = (*heading, *names[1:], section.title)
+    own = next((t for t in candidates if identify([t]).year is not None), "")
+    return replace(identity, title=_plain_title(own or section.title))
+
+
+def _plain_title(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _read(
+    sections: Iterable[Section], source: str, zone: str, path: str, term: str | None
+) -> list[Timeline]:
+    builders: dict[str, _Builder] = {}
+    for section in sections:
+        identity = _identify(section, path, term)
+        builder = builders.get(identity.id)
+        if builder is None:
+            builder = builders[identity.id] = _Builder(identity, zone, source)
+        builder.add_section(section)
+    return [builder.build() for builder in builders.values()]
+
+
+def parse_markdown_all(
+    text: str,
+    source: str,
+    *,
+    zone: str = "America/Los_Angeles",
+    term: str | None = None,
+    path: str = "",
+    url: str | None = None,
+) -> tuple[Timeline, ...]:
+    """Read every timeline of a Markdown term document, in document order.
+
+    With *term* given (``--term``), it names the timeline wanted: a document with
+    one timeline takes that identity (its year and number fill every row); in a
+    document with several, the one identified as *term* is returned.
+    Raises :class:`~feeds.errors.NoTimelineError` when no row yields a date, and
+    :class:`~feeds.errors.TermIdError` for a malformed *term*.
+    """
+    if term is not None:
+        from feeds.term import parse_term_id
+
+        parse_term_id(term)
+    doc = scan(text)
+    where = path or source
+    sections = list(timeline_sections(doc))
+    found = [t for t in _read(sections, source, zone, where, None) if t.events]
+    if not found:
+        tables = list(table_sections(doc))
+        for section in tables:
+            found = [t for t in _read([section], source, zone, where, None) if t.events]
+            if found:
+                sections = [section]
+                break
+        else:
+            sections = sections or tables
+    if term is not None:
+        pinned = [t for t in found if t.term.id == term]
+        if pinned:
+            found = pinned
+        elif len(found) <= 1:
+            # The one timeline (or one whose years only the pinned term can give)
+            # takes the pinned identity.
+            found = [t for t in _read(sections, source, zone, where, term) if t.events][:1]
+        else:
+            ids = ", ".join(t.term.id for t in found)
+            raise NoTimelineError(source, f"no timeline of term {term} (the document has {ids})")
+    if not found:
+        raise NoTimelineError(source, _why_empty(sections, source, zone, where, term))
+    return tuple(replace(t, url=url) for t in found)
+
+
+def _why_empty(
+    sections: Sequence[Section], source: str, zone: str, path: str, term: str | None
+) -> str:
+    notices = [n for t in _read(sections, source, zone, path, term) for n in t.warnings]
+    if not notices:
+        return ""
+    first = notices[0]
+    return (
+        f"no row gave a date; {len(notices)} warning(s), the first on line {first.line}:"
+        f" {first.message}"
     )
-    return Timeline(source, term, events, tuple(builder.warnings), url)
 
 
 def parse_markdown(
@@ -131,13 +398,8 @@ def parse_markdown(
     path: str = "",
     url: str | None = None,
 ) -> Timeline:
-    """Read the timeline of a Markdown term document.
+    """Read the first (or *term*'s) timeline of a Markdown term document.
 
-    Raises :class:`~feeds.errors.NoTimelineError` when no section holds a dated row.
+    See :func:`parse_markdown_all`, which gives every timeline of the document.
     """
-    for section in read_sections(text):
-        identity = identify(section.title, section.header_text, path or source, term)
-        timeline = build(section, identity, source, zone, url)
-        if timeline.events or any(n.line for n in timeline.warnings):
-            return timeline
-    raise NoTimelineError(source)
+    return parse_markdown_all(text, source, zone=zone, term=term, path=path, url=url)[0]

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 import click
 
 from feeds.errors import FeedError
-from feeds.load import load
+from feeds.load import load_all as load_timelines
+from feeds.merge import distinct_uids
 from feeds.model import Timeline
 from feeds.public import clean_text, redact
+from lfx_cal.errors import CliError
 
 
 def say(text: str, *, err: bool = False) -> None:
@@ -22,15 +24,18 @@ def say(text: str, *, err: bool = False) -> None:
 
 
 def load_all(sources: Sequence[str], *, zone: str, term: str | None) -> list[Timeline]:
-    """Load every source or exit with status 2 naming the one that failed."""
-    timelines = []
+    """Every timeline of every source, UIDs unique across them.
+
+    A document with several timelines (terms) gives each of them, unless *term*
+    pins one. A source that fails raises CliError (exit 2) naming it.
+    """
+    timelines: list[Timeline] = []
     for source in sources:
         try:
-            timelines.append(load(source, zone=zone, term=term))
+            timelines.extend(load_timelines(source, zone=zone, term=term))
         except FeedError as error:
-            say(f"lfx-cal: error: {error}", err=True)
-            raise SystemExit(2) from None
-    return timelines
+            raise CliError.of(error) from None
+    return distinct_uids(timelines)
 
 
 def report(timelines: Sequence[Timeline], *, strict: bool) -> None:

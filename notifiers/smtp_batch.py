@@ -20,14 +20,30 @@ import re
 import smtplib
 from collections.abc import Sequence
 from email.headerregistry import Address
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from notifiers.base import Outcome, Receipt
 from notifiers.errors import DeliveryError, PermanentError, TransientError
 from notifiers.mailbuild import for_recipient, message_id, parse_address
+from notifiers.settings import EmailSettings
 
-if TYPE_CHECKING:
-    from notifiers.smtp import EmailNotifier
+
+class Connections(Protocol):
+    """What a batch needs from its notifier (:class:`~notifiers.smtp.EmailNotifier`).
+
+    Declared here so this module never imports the notifier: calls go one way.
+    """
+
+    settings: EmailSettings
+    _sender: Address
+
+    def _reuse(self) -> tuple[smtplib.SMTP | None, int]: ...
+
+    def _park(self, conn: smtplib.SMTP, sent: int) -> None: ...
+
+    def connect(self) -> smtplib.SMTP:
+        """Open, secure and authenticate a new connection."""
+        ...
 
 
 class Dropped(Exception):
@@ -60,7 +76,7 @@ def reply_error(code: int, reply: bytes | str, what: str, target: str) -> Delive
 class Batch:
     """One run of :meth:`EmailNotifier.send_many`: a connection and per-target outcomes."""
 
-    def __init__(self, notifier: EmailNotifier, base: bytes, key: str) -> None:
+    def __init__(self, notifier: Connections, base: bytes, key: str) -> None:
         self.notifier = notifier
         self.base = base
         self.key = key

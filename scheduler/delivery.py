@@ -13,8 +13,8 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from feeds.model import Event
 from notifiers import (
@@ -27,11 +27,26 @@ from notifiers import (
     build_message,
     changed_from,
 )
+from scheduler.config import Config
+from scheduler.metrics import Metrics
 from scheduler.plan import CHANGED, OPENING, REMINDER, Job, Key, fan_out
 from scheduler.schema import parse_stamp, stamp
+from scheduler.store import Store
 
-if TYPE_CHECKING:
-    from scheduler.daemon import Daemon
+
+class Daemon(Protocol):
+    """What a Courier reads from the daemon that owns it (:class:`scheduler.daemon.Daemon`).
+
+    Declared here so this module never imports the daemon: calls go one way.
+    """
+
+    config: Config
+    store: Store
+    metrics: Metrics
+    owner: str
+    events: dict[str, Event]
+    clock: Callable[[], dt.datetime]
+
 
 log = logging.getLogger("lfx_cal.delivery")
 _Work = tuple[Key, Message, dt.datetime, int]

@@ -15,6 +15,8 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from feeds.formats import document_time
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -24,7 +26,7 @@ def free_port() -> int:
 
 def minute(instant: dt.datetime) -> str:
     """An instant as a term document writes it (whole minutes, UTC)."""
-    return instant.astimezone(dt.UTC).strftime("%a, %b %d, %Y %H:%M UTC")
+    return document_time(instant)
 
 
 def ceil_minute(instant: dt.datetime) -> dt.datetime:

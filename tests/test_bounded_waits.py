@@ -46,14 +46,23 @@ target = ["ok"]
 role = "mentee"
 leads = ["1d"]
 [notifiers.{slow}]
+{table}
 """
+TABLES = {
+    "email": 'host = "127.0.0.1"\nfrom = "lfx@example.org"\nsecurity = "none"',
+    "slack": 'token_env = "T"',
+}
 
 
 def config(tmp_path: Path, slow: str, targets: list[str]) -> Config:
     doc = tmp_path / "term.md"
     doc.write_text(document())
     text = CONFIG.format(
-        db=(tmp_path / "s.db").as_posix(), doc=doc.as_posix(), slow=slow, targets=targets
+        db=(tmp_path / "s.db").as_posix(),
+        doc=doc.as_posix(),
+        slow=slow,
+        targets=targets,
+        table=TABLES[slow],
     )
     return parse_config(text, str(tmp_path / "c.toml"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feeds.errors import NoTimelineError
+from feeds.errors import NoTimelineError, TermIdError
 from feeds.model import endpoint_text
 from feeds.timeline import parse_markdown
 
@@ -133,10 +133,10 @@ def test_missing_year_from_the_path() -> None:
     assert endpoint_text(timeline.events[0].start) == "2029-10-03"
 
 
-def test_no_year_anywhere_is_a_warning_not_a_guess() -> None:
-    timeline = parse_markdown("# Timeline\n\n- Oct 3: kickoff\n", "x.md")
-    assert timeline.events == ()
-    assert timeline.warnings[0].line == 3 and "year" in timeline.warnings[0].message
+def test_no_year_anywhere_is_an_error_naming_the_row_not_a_guess() -> None:
+    # A document where no row yields a date is an error (issue 9), and says why.
+    with pytest.raises(NoTimelineError, match=r"line 3: .*year"):
+        parse_markdown("# Timeline\n\n- Oct 3: kickoff\n", "x.md")
 
 
 def test_a_document_without_a_timeline_is_an_error() -> None:
@@ -145,5 +145,10 @@ def test_a_document_without_a_timeline_is_an_error() -> None:
 
 
 def test_term_override() -> None:
-    timeline = parse_markdown(doc("June 7"), "t.md", term="custom-term")
-    assert timeline.term.id == "custom-term" and timeline.events[0].uid.startswith("custom-term-")
+    timeline = parse_markdown(doc("June 7"), "t.md", term="lfx-2031-t9")
+    assert timeline.term.id == "lfx-2031-t9" and timeline.events[0].uid.startswith("lfx-2031-t9-")
+
+
+def test_a_malformed_term_override_is_refused() -> None:
+    with pytest.raises(TermIdError, match="'custom-term' is not a term id"):
+        parse_markdown(doc("June 7"), "t.md", term="custom-term")

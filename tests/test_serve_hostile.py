@@ -51,6 +51,7 @@ leads = ["{lead}"]
 [[subscriptions]]
 name = "screen"
 notifier = "console"
+target = "stdout"
 leads = ["{lead}"]
 
 [notifiers.email]
@@ -146,7 +147,7 @@ def test_idle_sockets_cannot_lock_out_healthz(tmp_path: Path) -> None:
     config.write_text(
         f'[service]\ndatabase = "sqlite:///{(tmp_path / "s.db").as_posix()}"\n'
         '[[sources]]\nname = "term"\npath = "term.md"\n'
-        '[[subscriptions]]\nname = "screen"\nnotifier = "console"\n'
+        '[[subscriptions]]\nname = "screen"\nnotifier = "console"\ntarget = "stdout"\n'
     )
     port, log = free_port(), (tmp_path / "serve.log").open("wb")
 

@@ -1,0 +1,159 @@
+"""Finding timelines and naming terms: several per page, pinning, identity, merges."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from feeds.errors import NoTimelineError
+from feeds.load import load, load_all
+from feeds.merge import distinct_uids
+from feeds.model import endpoint_text
+from feeds.timeline import parse_markdown, parse_markdown_all
+from tests.conftest import FIXTURES, ROOT
+
+FORMS = FIXTURES / "forms"
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lfx_cal", *args],
+        cwd=ROOT, input=stdin, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+
+
+def test_two_timelines_are_two_terms_each_named_by_its_own_heading() -> None:
+    first, second = load_all(str(FORMS / "two-timelines.md"))
+    assert (first.term.id, second.term.id) == ("lfx-2028-t1", "lfx-2027-t3")
+    assert [endpoint_text(e.start) for e in first.events] == ["2028-01-10", "2028-01-27"]
+    assert [e.line for e in second.events] == [14, 15, 16]
+    assert all(e.uid.startswith("lfx-2027-t3-") for e in second.events)
+
+
+def test_show_prints_every_timeline_and_term_pins_one() -> None:
+    path = str(FORMS / "two-timelines.md")
+    shown = json.loads(cli("show", "--format", "json", path).stdout)
+    assert [t["term"]["id"] for t in shown] == ["lfx-2028-t1", "lfx-2027-t3"]
+    pinned = json.loads(cli("show", "--format", "json", "--term", "lfx-2027-t3", path).stdout)
+    assert pinned["term"]["id"] == "lfx-2027-t3" and len(pinned["events"]) == 3
+
+
+def test_pinning_a_term_the_page_does_not_have_names_the_ones_it_has() -> None:
+    with pytest.raises(NoTimelineError, match="lfx-2028-t1, lfx-2027-t3"):
+        load(str(FORMS / "two-timelines.md"), term="lfx-2030-t2")
+
+
+def test_a_pinned_source_keeps_its_term_as_the_page_gains_a_draft_above() -> None:
+    current = (FORMS / "two-timelines.md").read_text().split("## Timeline\n")[1]
+    before = parse_markdown("# Term 03 - 2027 Sept - Nov\n\n## Timeline\n" + current, "p.md")
+    after = parse_markdown((FORMS / "two-timelines.md").read_text(), "p.md", term="lfx-2027-t3")
+    assert [e.uid for e in before.events] == [e.uid for e in after.events]
+    assert [e.start for e in before.events] == [e.start for e in after.events]
+
+
+def test_term_supplies_year_and_number_to_every_row_read_from_stdin() -> None:
+    text = "# Mentorship\n\n## Timeline\n\n| Activity | Date |\n| --- | --- |\n"
+    text += "| Proposals | Mon, Jan 8 – Wed, Jan 24 |\n| Kickoff | Mon, Mar 4 |\n"
+    result = cli("show", "--format", "json", "--term", "lfx-2024-t1", "-", stdin=text)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["term"]["id"] == "lfx-2024-t1"
+    assert [e["start"] for e in data["events"]] == ["2024-01-08", "2024-03-04"]
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("bad", ["bogus", "lfx-25-t3", "lfx-2025-t", "2025"])
+def test_a_malformed_term_is_a_usage_error(bad: str) -> None:
+    result = cli("show", "--term", bad, str(FORMS / "two-timelines.md"))
+    assert result.returncode == 2
+    assert f"'{bad}' is not a term id" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_page_that_is_not_a_term_is_an_error_not_an_empty_calendar(tmp_path: Path) -> None:
+    page = tmp_path / "overview.md"
+    page.write_text(
+        "# About the programme\n\nThree terms a year.\n\n## Schedule\n\n"
+        "Each term publishes its own dates.\n\n- Spring: see its page\n- 2024\n- 2025\n"
+    )
+    result = cli("show", str(page))
+    assert result.returncode == 2
+    assert "overview.md: no timeline found" in result.stderr and result.stdout == ""
+
+
+def test_the_term_id_is_never_a_bare_file_name(tmp_path: Path) -> None:
+    page = tmp_path / "top.md"
+    page.write_text("# Open source cohort\n\nKey dates for 2027:\n\n- March 2: apply\n")
+    assert load(str(page)).term.id == "lfx-2027"
+    page.write_text("# Open source cohort\n\n## Timeline\n\n- March 2, 2027: apply\n")
+    assert load(str(page)).term.id == "lfx-open-source-cohort"
+    from_stdin = cli("show", "--format", "json", "-", stdin=page.read_text())
+    assert json.loads(from_stdin.stdout)["term"]["id"] == "lfx-open-source-cohort"
+
+
+def test_the_title_skips_tables_of_contents_and_completed_projects() -> None:
+    assert load(str(FORMS / "setext-and-toc.md")).term.title == "Term 02 - 2027 June - August"
+    text = "# Completed Projects\n\n# Term 01 - 2029\n\n## Timeline\n\n- Jan 9: proposals\n"
+    assert parse_markdown(text, "t.md").term.title == "Term 01 - 2029"
+
+
+def test_term_span_lines_set_the_term_and_are_not_events() -> None:
+    timeline = load(str(FORMS / "term-span-heading.md"))
+    assert timeline.term.id == "lfx-2027-t3"
+    assert (timeline.term.first_month, timeline.term.last_month) == (9, 11)
+    assert "Term 3" not in {e.title for e in timeline.events}
+
+
+def test_merged_sources_never_share_a_uid(tmp_path: Path) -> None:
+    path = str(FORMS / "bold-label.md")
+    merged = distinct_uids([load(path), load(path)])
+    uids = [e.uid for t in merged for e in t.events]
+    assert len(uids) == len(set(uids)) == 6
+    assert merged[1].events[0].uid == "lfx-2027-t2-proposals-due-2@lfx-cal"
+    assert all("also given by" in w.message for w in merged[1].warnings)
+    out = tmp_path / "both.ics"
+    result = cli("export", path, path, "-o", str(out))
+    assert result.returncode == 0 and "also given by" in result.stderr
+    text = out.read_text()
+    assert text.count("UID:lfx-2027-t2-proposals-due@lfx-cal") == 1
+    assert text.count("UID:lfx-2027-t2-proposals-due-2@lfx-cal") == 1
+
+
+def test_nested_time_and_note_bullets_belong_to_their_parent() -> None:
+    timeline = load(str(FORMS / "month-headings.md"))
+    kickoff = timeline.events[0]
+    assert (endpoint_text(kickoff.start), endpoint_text(kickoff.end)) == (  # type: ignore[arg-type]
+        "2027-03-03T23:00:00Z",
+        "2027-03-04T00:30:00Z",
+    )
+    assert kickoff.notes == ("Bring your questions",)
+    assert [e.title for e in timeline.events] == [
+        "Kickoff meeting", "Office hours", "Midterm check-in",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("item", "start", "end"),
+    [
+        ("- Applications: June 7, to June 18, 2027", "2027-06-07", "2027-06-18"),
+        ("- Coding: June 21 through August 27, 2027", "2027-06-21", "2027-08-27"),
+        ("- Review: June 1 – June 4, 2027", "2027-06-01", "2027-06-04"),
+        ("- Review: June 1 to June 4, 2027", "2027-06-01", "2027-06-04"),
+    ],
+)
+def test_range_separators(item: str, start: str, end: str) -> None:
+    (event,) = parse_markdown(f"# Cohort 2027\n\n## Timeline\n\n{item}\n", "t.md").events
+    assert (endpoint_text(event.start), endpoint_text(event.end)) == (start, end)  # type: ignore[arg-type]
+
+
+def test_every_timeline_of_a_document_in_document_order() -> None:
+    text = (
+        "# Programme\n\n## Term 1 2030 schedule\n\n- Jan 7: proposals\n\n"
+        "## Term 2 2030 schedule\n\n- Apr 7: proposals\n"
+    )
+    found = parse_markdown_all(text, "t.md")
+    assert [t.term.id for t in found] == ["lfx-2030-t1", "lfx-2030-t2"]
+    assert [endpoint_text(t.events[0].start) for t in found] == ["2030-01-07", "2030-04-07"]
