@@ -149,7 +149,11 @@ def build_calendar(
     calendar.add("refresh-interval", vDuration(options.refresh), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(options.refresh))
     for event in events:
-        for component in _vevents(event, options, revisions.get(event.uid, Revision())):
+        try:
+            components = _vevents(event, options, revisions.get(event.uid, Revision()))
+        except OverflowError:  # a date at the calendar's edge: no event rather than no feed
+            continue
+        for component in components:
             calendar.add_component(component)
     return calendar
 

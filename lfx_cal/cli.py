@@ -23,7 +23,7 @@ from feeds.formats import DATE
 from feeds.model import CATEGORIES
 from feeds.zones import PROGRAM_ZONE, valid_zone
 from lfx_cal.errors import CliError
-from lfx_cal.reading import load_all, report
+from lfx_cal.reading import load_all, report, say
 
 DEFAULT_ZONE = PROGRAM_ZONE
 
@@ -137,9 +137,9 @@ def show(sources: tuple[str, ...], zone: str, term: str | None, strict: bool, fm
         from feeds.jsonout import timeline_dict
 
         data = [timeline_dict(t) for t in timelines]
-        click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
+        say(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
     else:
-        click.echo(table(timelines))
+        say(table(timelines))
     report(timelines, strict=strict)
 
 

@@ -11,6 +11,8 @@ from typing import IO, Any
 
 import click
 
+from feeds.public import clean_text
+
 
 class CliError(click.ClickException):
     """A usage or environment problem the user must fix; exit status 2."""
@@ -19,7 +21,8 @@ class CliError(click.ClickException):
 
     def show(self, file: IO[Any] | None = None) -> None:
         """Print ``lfx-cal: error: message`` (the message is already one line)."""
-        click.echo(f"lfx-cal: error: {self.format_message()}", err=True, file=file)
+        message = clean_text(self.format_message())  # no escape sequence reaches the terminal
+        click.echo(f"lfx-cal: error: {message}", err=True, file=file)
 
     @classmethod
     def of(cls, error: BaseException) -> CliError:

@@ -13,15 +13,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import click
-
 from feeds.durations import format_duration
 from feeds.errors import FeedError
 from feeds.formats import listing_time
 from feeds.ical import Revision
 from feeds.model import Event
+from feeds.public import redact
 from feeds.zones import zone as get_zone
 from lfx_cal.errors import CliError
+from lfx_cal.reading import say
 from scheduler.config import Config, Service, load_config
 from scheduler.errors import ConfigError
 from scheduler.plan import Job, fan_out, jobs_for
@@ -56,7 +56,7 @@ def open_config(path: str | None, demo_dir: str, listen: str | None) -> Config:
         config, banner = demo_config(
             Path(demo_dir), dt.datetime.now(dt.UTC), listen or Service.listen
         )
-        click.echo(banner)
+        say(banner)
     else:
         config = config_from(path)
     if listen:
@@ -91,12 +91,12 @@ def _read(config: Config) -> tuple[list[Event], int]:
         try:
             timeline = load(source.location, zone=config.service.timezone)
         except (FeedError, OSError, ValueError) as error:
-            click.echo(f"source {source.name}: FAILED: {error}")
+            say(f"source {source.name}: FAILED: {error}")
             failures += 1
             continue
-        click.echo(f"source {source.name}: {len(timeline.events)} events ({timeline.term.id})")
+        say(f"source {source.name}: {len(timeline.events)} events ({timeline.term.id})")
         for notice in timeline.warnings:
-            click.echo(f"  {timeline.source}:{notice.line}: warning: {notice.message}")
+            say(f"  {redact(timeline.source)}:{notice.line}: warning: {notice.message}")
         events.extend(timeline.events)
     return events, failures
 
@@ -128,12 +128,12 @@ def check(path: str) -> int:
     """
     config = config_from(path)
     ready(config)
-    click.echo(f"config {path}: ok ({len(config.subscriptions)} subscriptions)")
+    say(f"config {path}: ok ({len(config.subscriptions)} subscriptions)")
     events, failures = _read(config)
     lines = _plan_lines(config, events, dt.datetime.now(dt.UTC))
-    click.echo(f"plan: {len(lines)} upcoming reminders")
+    say(f"plan: {len(lines)} upcoming reminders")
     for line in lines:
-        click.echo(f"  {line}")
+        say(f"  {line}")
     return 1 if failures else 0
 
 
@@ -151,18 +151,18 @@ def reminders(path: str, limit: int) -> int:
             if last is not None:
                 events.extend(last[1].events)
         if not events:
-            click.echo("(no version stored yet: reading the sources)")
+            say("(no version stored yet: reading the sources)")
             events, _ = _read(config)
         lines = _plan_lines(config, events, dt.datetime.now(dt.UTC))
-        click.echo(f"upcoming ({len(lines)}):")
+        say(f"upcoming ({len(lines)}):")
         for line in lines:
-            click.echo(f"  {line}")
+            say(f"  {line}")
         if store is None:
-            click.echo(f"ledger (): no database yet at {config.service.database}")
+            say(f"ledger (): no database yet at {config.service.database}")
             return 0
         failed = store.deliveries(statuses={"failed"}, limit=limit)
         rows = failed + [d for d in store.deliveries(limit=limit) if d.status != "failed"]
-        click.echo(f"ledger ({', '.join(f'{k} {v}' for k, v in sorted(store.counts().items()))}):")
+        say(f"ledger ({', '.join(f'{k} {v}' for k, v in sorted(store.counts().items()))}):")
         for row in rows[:limit]:
             key = row.key
             lead = ""
@@ -170,7 +170,7 @@ def reminders(path: str, limit: int) -> int:
                 lead = f" {format_duration(dt.timedelta(seconds=key.lead_s))}"
             late = " (late)" if row.late else ""
             tail = f": {row.error}" if row.error else ""
-            click.echo(
+            say(
                 f"  {row.status.upper()}{late}  due {row.due}  {key.kind}{lead}  {key.uid}"
                 f"  -> {key.subscription}:{key.target}{tail}"
             )

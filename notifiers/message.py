@@ -16,6 +16,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.model import Endpoint, Event, as_instant
+from feeds.public import clean_event, clean_text, public_event, public_source
 from feeds.zones import zone as get_zone
 from notifiers.errors import ConfigError
 
@@ -67,8 +68,12 @@ class Message:
 
 
 def one_line(text: str) -> str:
-    """Collapse line breaks, control characters and runs of spaces into single spaces."""
-    return _CONTROL.sub(" ", text).strip()
+    """Collapse line breaks, control characters and runs of spaces into single spaces.
+
+    Escape sequences, C1 controls and bidi overrides are removed first
+    (:func:`feeds.public.clean_text`).
+    """
+    return _CONTROL.sub(" ", clean_text(text)).strip()
 
 
 def human_duration(value: dt.timedelta) -> str:
@@ -135,6 +140,7 @@ def build_message(
     """
     kind = Kind(kind)
     where = _zone(zone)
+    event = clean_event(public_event(event))  # every output shows the public source, clean text
     name = one_line(event.title) or "(untitled)"
     deadline_text = human_endpoint(event.deadline, where)
     if kind is Kind.REMINDER:
@@ -158,6 +164,8 @@ def build_message(
     lines = [first, f"Term: {event.term}", *event.notes]
     if source_url is None and event.source.startswith(("http://", "https://")):
         source_url = event.source
+    elif source_url is not None:
+        source_url = public_source(source_url)
     return Message(
         kind=kind,
         event=event,

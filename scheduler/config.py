@@ -24,6 +24,9 @@ from notifiers.config import Problem, Table
 from scheduler.errors import ConfigError
 from scheduler.settings import DEFAULT_DATABASE, SERVICE, SOURCES, SUBSCRIPTIONS, header
 
+MAX_FETCH_DEADLINE = dt.timedelta(minutes=10)
+"""``fetch_deadline`` may exceed a short poll interval up to this (then polls just skip)."""
+
 __all__ = [
     "DEFAULT_DATABASE",
     "Config",
@@ -46,6 +49,8 @@ class Service:
     timezone: str = PROGRAM_ZONE
     listen: str = "127.0.0.1:8080"
     misfire_grace: dt.timedelta = dt.timedelta(hours=1)
+    public_url: str | None = None
+    """The address people reach the service at (links in messages); None: the listen address."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class Source:
     name: str
     location: str
     poll: dt.timedelta = dt.timedelta(hours=6)
+    fetch_deadline: dt.timedelta = dt.timedelta(seconds=30)
+    """Total time one fetch of a URL may take (connect, headers, body)."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +133,16 @@ class _Reader:
         location = v["path"] or v["url"]
         if v["path"] is not None and not Path(location).is_absolute():
             location = str((self.base / location).resolve())
-        return Source(v["name"], location, v["poll"])
+        poll, deadline = v["poll"], v["fetch_deadline"]
+        if deadline is None:  # well under the poll interval
+            deadline = min(dt.timedelta(seconds=30), max(poll / 2, dt.timedelta(seconds=1)))
+        elif deadline > max(poll, MAX_FETCH_DEADLINE):
+            raise self.fail(
+                f"{where}.fetch_deadline",
+                f"{value['fetch_deadline']!r} is longer than the poll interval",
+                "make it well under poll, e.g. 30s",
+            )
+        return Source(v["name"], location, poll, deadline)
 
     def subscription(self, index: int, value: Any, notifiers: Mapping[str, Any]) -> Subscription:
         from notifiers.settings import check_targets

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
@@ -47,19 +49,30 @@ class Daemon(Protocol):
 
 
 log = logging.getLogger("lfx_cal.delivery")
+_Work = tuple[Key, Message, dt.datetime, int]
+"""One claimed delivery to make: key, message, due instant, attempt number."""
 LEASE = dt.timedelta(minutes=5)
 CHUNK = 50
 LATE_AFTER = dt.timedelta(seconds=5)
 """A reminder sent later than this after its due time is marked late."""
+SLOW_FAILURE = 5.0
+"""Seconds after which a failed send marks its notifier as failing for the rest of a chunk."""
 MAX_ATTEMPTS = 6
 BACKOFF = dt.timedelta(seconds=30)
+MAX_WAIT = dt.timedelta(hours=1)
+"""The longest wait before a retry, whatever a server's Retry-After asks for."""
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> dt.timedelta:
-    """Wait before attempt *attempts* + 1: 30 s, 1 min, 2 min, … (at most 1 h)."""
-    wait: dt.timedelta = min(BACKOFF * 2 ** max(attempts - 1, 0), dt.timedelta(hours=1))
-    if retry_after:
-        wait = max(wait, dt.timedelta(seconds=retry_after))
+    """Wait before attempt *attempts* + 1: 30 s, 1 min, 2 min, … (at most 1 h).
+
+    A server's *retry_after* (seconds) lengthens the wait, up to :data:`MAX_WAIT`;
+    a negative, infinite or absurd value cannot overflow anything.
+    """
+    exponent = min(max(attempts - 1, 0), 16)
+    wait: dt.timedelta = min(BACKOFF * 2**exponent, MAX_WAIT)
+    if retry_after and math.isfinite(retry_after) and retry_after > 0:
+        wait = max(wait, dt.timedelta(seconds=min(retry_after, MAX_WAIT.total_seconds())))
     return wait
 
 
@@ -111,15 +124,16 @@ class Courier:
             rows = await asyncio.to_thread(store.claim_due, owner, claimed_at, LEASE, CHUNK)
             if rows and not await self._present():
                 return
+            work: list[_Work] = []
             for row in rows:
-                if self.stopping or self._lease_spent(claimed_at):
-                    return  # unsent claims are released on stop, or expire and come back
-                key = row.key
-                message = self._for_key(key)
+                message = self._for_key(row.key)
                 if message is None:
-                    await self._mark_failed(key, "the event is no longer in any timeline", None)
+                    await self._mark_failed(row.key, "the event is no longer in any timeline", None)
                     continue
-                await self._send(key, message, parse_stamp(row.due), row.attempts)
+                work.append((row.key, message, parse_stamp(row.due), row.attempts))
+            await self._send_all(work, claimed_at)
+            if self.stopping or self._lease_spent(claimed_at):
+                return  # unsent claims are released on stop, or expire and come back
             if len(rows) < CHUNK:
                 return
 
@@ -181,12 +195,42 @@ class Courier:
             claimed = await asyncio.to_thread(store.claim, chunk, owner, claimed_at, LEASE)
             if claimed and not await self._present():
                 return
-            for key in claimed:
-                if self.stopping or self._lease_spent(claimed_at):
-                    break  # released on stop, or the lease expires and the sweep retries
-                await self._send(key, message, due, attempts=1)
+            await self._send_all([(key, message, due, 1) for key in claimed], claimed_at)
 
-    async def _send(self, key: Key, message: Message, due: dt.datetime, attempts: int) -> None:
+    async def _send_all(self, work: Sequence[_Work], claimed_at: dt.datetime) -> None:
+        """Send claimed keys: one sequence per notifier, the notifiers side by side.
+
+        A slow or dead far end (an SMTP server that stopped answering) then holds
+        up its own messages only. Within one notifier, once a send has failed
+        transiently after more than :data:`SLOW_FAILURE`, the rest of the chunk
+        for that notifier is not tried in this pass: each is recorded as a failed
+        attempt with the usual backoff, instead of waiting out the same timeout
+        one message at a time.
+        """
+        groups: dict[str, list[_Work]] = {}
+        for item in work:
+            name = self.daemon.config.subscription(item[0].subscription).notifier
+            groups.setdefault(name, []).append(item)
+        await asyncio.gather(*(self._send_group(g, claimed_at) for g in groups.values()))
+
+    async def _send_group(self, work: Sequence[_Work], claimed_at: dt.datetime) -> None:
+        failing: str | None = None
+        for key, message, due, attempts in work:
+            if self.stopping or self._lease_spent(claimed_at):
+                return  # released on stop, or the lease expires and the sweep retries
+            if failing is not None:
+                retry = self.daemon.clock() + backoff(attempts) if attempts < MAX_ATTEMPTS else None
+                await self._mark_failed(key, f"not tried: {failing}", retry)
+                continue
+            started = time.monotonic()
+            error = await self._send(key, message, due, attempts)
+            if error is not None and time.monotonic() - started > SLOW_FAILURE:
+                failing = f"the previous send failed after {time.monotonic() - started:.0f} s"
+
+    async def _send(
+        self, key: Key, message: Message, due: dt.datetime, attempts: int
+    ) -> str | None:
+        """Send one key and record the outcome; returns the error of a transient failure."""
         store, metrics = self.daemon.store, self.daemon.metrics
         now = self.daemon.clock()
         reason = self._too_late(key, due, now)
@@ -194,7 +238,7 @@ class Courier:
             await asyncio.to_thread(store.mark_skipped, [key], now, reason)
             metrics.reminders.labels("skipped").inc()
             log.warning("skipped %s -> %s: %s", key.uid, key.target, reason)
-            return
+            return None
         notifier = self.notifiers[self.daemon.config.subscription(key.subscription).notifier]
         try:
             receipt = await notifier.asend(message, key.target, key="/".join(map(str, key)))
@@ -203,10 +247,15 @@ class Courier:
             if attempts < MAX_ATTEMPTS:
                 retry = self.daemon.clock() + backoff(attempts, error.retry_after)
             await self._mark_failed(key, f"{type(error).__name__}: {error}", retry)
-            return
+            return str(error)
         except DeliveryError as error:
             await self._mark_failed(key, f"{type(error).__name__}: {error}", None)
-            return
+            return None
+        except Exception as error:  # a backend bug must not stop the fan-out
+            log.exception("delivery %s -> %s: unexpected error", key.uid, key.target)
+            retry = self.daemon.clock() + backoff(attempts) if attempts < MAX_ATTEMPTS else None
+            await self._mark_failed(key, f"{type(error).__name__}: {error}"[:500], retry)
+            return str(error)
         late = self.daemon.clock() - due > LATE_AFTER and key.kind != CHANGED
         await asyncio.to_thread(
             store.mark_sent,
@@ -216,6 +265,7 @@ class Courier:
             receipt=receipt.id or receipt.detail,
         )
         metrics.reminders.labels("late" if late else "sent").inc()
+        return None
 
     def _too_late(self, key: Key, due: dt.datetime, now: dt.datetime) -> str | None:
         if key.kind == CHANGED:

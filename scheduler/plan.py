@@ -63,14 +63,17 @@ def jobs_for(
         matching = [s for s in subscriptions if wants(s, event)]
         if not matching:
             continue
-        deadline = event.deadline_at(zone)
-        if deadline > after:
-            for lead in sorted({lead for s in matching for lead in s.leads}, reverse=True):
-                jobs.append(Job(REMINDER, event.uid, lead, deadline, deadline - lead))
-        if event.end is not None and any(s.openings for s in matching):
-            opens = as_instant(event.start, zone)
-            if opens > after:
-                jobs.append(Job(OPENING, event.uid, dt.timedelta(0), opens, opens))
+        try:  # a date at the calendar's edge (0001-01-01 minus a lead) plans nothing
+            deadline = event.deadline_at(zone)
+            if deadline > after:
+                for lead in sorted({lead for s in matching for lead in s.leads}, reverse=True):
+                    jobs.append(Job(REMINDER, event.uid, lead, deadline, deadline - lead))
+            if event.end is not None and any(s.openings for s in matching):
+                opens = as_instant(event.start, zone)
+                if opens > after:
+                    jobs.append(Job(OPENING, event.uid, dt.timedelta(0), opens, opens))
+        except OverflowError:
+            continue
     jobs.sort(key=lambda job: (job.due, job.id))
     return jobs
 

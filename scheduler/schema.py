@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from feeds.formats import INSTANT, instant_text, parse_instant
 from scheduler.errors import ConfigError
@@ -111,6 +111,14 @@ deliveries = Table(
     Index("ix_deliveries_uid", "uid"),
     Index("ix_deliveries_status_due", "status", "due"),
 )
+
+probes = Table(
+    "probes",
+    metadata,
+    Column("owner", Text, primary_key=True),
+    Column("at", Text, nullable=False),
+)
+"""One row per daemon, rewritten by its health probe: proof that the database takes writes."""
 
 KEY_COLUMNS = ("subscription", "kind", "uid", "lead_s", "instant", "target")
 """The columns of a :class:`DeliveryKey`, in order."""
@@ -277,6 +285,22 @@ def _engine(parsed: URL) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def probe_engine(engine: Engine) -> Engine:
+    """An engine on *engine*'s database that opens a new connection for every use.
+
+    A health probe must see what the next connection would: an SQLite file made
+    immutable still takes writes through connections opened before, and a
+    PostgreSQL server that went away may not have broken the pooled ones yet.
+    An in-memory SQLite database has only its one connection: *engine* itself.
+    """
+    if isinstance(engine.pool, StaticPool):
+        return engine
+    fresh = create_engine(engine.url, poolclass=NullPool)
+    if fresh.dialect.name == "sqlite":
+        event.listen(fresh, "connect", _sqlite_pragmas)
+    return fresh
 
 
 def open_engine(url: str) -> tuple[str, Engine]:

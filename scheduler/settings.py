@@ -89,6 +89,11 @@ SERVICE = Table(
         Setting("misfire_grace", DURATION, "1h",
                 "a reminder missed (downtime) by less than this is still sent, marked late; "
                 "older ones are recorded as skipped"),
+        Setting("public_url", HTTP_URL, None,
+                "the address people reach the service at; every link in messages and the page "
+                "uses it (default `http://{listen}/`, with a warning at start when that is a "
+                "wildcard or loopback address)",
+                '"https://cal.example.org/"'),
     ),
     "where state lives, the program zone, the HTTP listener",
 )  # fmt: skip
@@ -104,6 +109,11 @@ SOURCES = Table(
         Setting("url", HTTP_URL, None, "or an http(s) address of one (exactly one of the two)",
                 '"https://…/README.md"'),
         Setting("poll", DURATION, "6h", "how often to read it"),
+        Setting("fetch_deadline", DURATION, None,
+                "total time one fetch of a `url` may take (connecting, headers and body "
+                "together: a server that drips its answer fails at this deadline); default "
+                "`30s`, or half of `poll` when shorter; at most `poll` or 10 minutes",
+                '"30s"'),
     ),
     "term documents to poll",
     array=True,
