@@ -20,7 +20,8 @@ VOLUME ["/data"]
 USER lfx
 WORKDIR /data
 EXPOSE 8080
-# /healthz answers 200 while the scheduler runs; Python is there, curl is not.
+# /healthz answers 200 only when all is well (503 "degraded" names the reasons: a failing or
+# stuck source, an unwritable database, overdue deliveries); Python is there, curl is not.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status != 200)"]
 # exec form: lfx-cal is PID 1 and receives SIGTERM; it finishes in-flight sends, then exits.

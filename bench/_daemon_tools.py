@@ -15,6 +15,7 @@ import statistics
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -162,9 +163,12 @@ def subscription_table(name: str, targets: Sequence[str], leads: Sequence[str]) 
 
 
 def healthz(port: int) -> dict[str, Any]:
-    """The daemon's ``/healthz`` body."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
-        body: dict[str, Any] = json.load(response)
+    """The daemon's ``/healthz`` body (also when it answers 503 ``degraded``)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            body: dict[str, Any] = json.load(response)
+    except urllib.error.HTTPError as error:
+        body = json.load(error)
     return body
 
 

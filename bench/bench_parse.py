@@ -106,10 +106,7 @@ def hostile_documents() -> dict[str, str]:
 
 def normal_table() -> str:
     """A 1 MB, 40,000-row table with printed years: large, but nothing unusual."""
-    rows = "".join(
-        f"| Step {i} | Mar {i % 28 + 1}, 2031 |\n"
-        for i in range(40_000)
-    )
+    rows = "".join(f"| Step {i} | Mar {i % 28 + 1}, 2031 |\n" for i in range(40_000))
     return _HEAD + "| Activity | Date |\n| --- | --- |\n" + rows
 
 

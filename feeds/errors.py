@@ -27,6 +27,15 @@ class SourceError(FeedError, OSError):
         return str(self.args[0])
 
 
+class DocumentError(FeedError, ValueError):
+    """A document could not be read as a timeline at all (it broke the reader's limits)."""
+
+    def __init__(self, source: str, problem: str, fix: str = "") -> None:
+        self.source = source
+        self.problem = problem
+        super().__init__(f"{source}: {problem}" + (f" ({fix})" if fix else ""))
+
+
 class NoTimelineError(FeedError, ValueError):
     """A document was read but holds no timeline (no dated rows under a Timeline heading)."""
 

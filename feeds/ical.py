@@ -192,7 +192,11 @@ def build_calendar(
     for event in chosen:
         prefix = f"{term_label(event.term)} · " if merged else ""
         revision = revisions.get(event.uid, Revision())
-        for component in _vevents(event, options, revision, prefix):
+        try:
+            components = _vevents(event, options, revision, prefix)
+        except OverflowError:  # a date at the calendar's edge: no event rather than no feed
+            continue
+        for component in components:
             calendar.add_component(component)
     return calendar
 

@@ -15,12 +15,10 @@ the exact inverse of :func:`timeline_dict` (instants are whole seconds in UTC).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
+from feeds.formats import parse_endpoint
 from feeds.model import Endpoint, Event, Notice, Term, Timeline, endpoint_text
-
-_INSTANT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def event_dict(event: Event, term: str | None = None, source: str | None = None) -> dict[str, Any]:
@@ -76,9 +74,7 @@ def timeline_dict(timeline: Timeline, events: tuple[Event, ...] | None = None) -
 
 def endpoint_from_text(text: str) -> Endpoint:
     """Read ``YYYY-MM-DD`` as a date or ``YYYY-MM-DDTHH:MM:SSZ`` as an aware UTC instant."""
-    if "T" in text:
-        return dt.datetime.strptime(text, _INSTANT).replace(tzinfo=dt.UTC)
-    return dt.date.fromisoformat(text)
+    return parse_endpoint(text)
 
 
 def event_from_dict(data: dict[str, Any], term: str = "", source: str = "") -> Event:

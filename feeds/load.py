@@ -1,11 +1,18 @@
-"""One entry point from a source name (or text) to a :class:`~feeds.model.Timeline`."""
+"""One entry point from a source name (or text) to a :class:`~feeds.model.Timeline`.
+
+Whatever the parser returns passes :func:`feeds.public.sane_timeline`: text
+without control characters or bidi overrides, and no event dated outside
+1970–2100 (each such row is a warning instead).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
 
+from feeds.errors import DocumentError
 from feeds.model import Notice, Timeline
+from feeds.public import public_source, sane_timeline
 from feeds.sources import Document, read
 
 _SCHEDULE = re.compile(r"^schedule:\s*$", re.M)
@@ -24,7 +31,25 @@ def parse_document_all(document: Document, *, zone: str = "America/Los_Angeles",
     """Every timeline of a document (a YAML schedule has one), in document order.
 
     With *term*, only that term's timeline (see :func:`feeds.timeline.parse_markdown_all`).
+    Raises a :class:`~feeds.errors.FeedError`; an OverflowError (a date at the
+    edge of the calendar) or a RecursionError (deep nesting) in the reader
+    becomes a :class:`~feeds.errors.DocumentError` naming the source.
     """
+    try:
+        return tuple(sane_timeline(t) for t in _parse_all(document, zone=zone, term=term))
+    except OverflowError:
+        raise DocumentError(
+            public_source(document.name),
+            "a date is too close to the edge of the calendar to compute with",
+            "use dates between 1970 and 2100",
+        ) from None
+    except RecursionError:
+        raise DocumentError(
+            public_source(document.name), "nested too deeply to read", "flatten the document"
+        ) from None
+
+
+def _parse_all(document: Document, *, zone: str, term: str | None) -> tuple[Timeline, ...]:
     if looks_like_schedule(document):
         from feeds.schedule import parse_schedule
 

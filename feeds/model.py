@@ -12,6 +12,22 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from feeds import formats
+from feeds.zones import as_instant, local_date
+
+__all__ = [
+    "CATEGORIES",
+    "Endpoint",
+    "Event",
+    "Notice",
+    "Term",
+    "Timeline",
+    "as_instant",
+    "endpoint_text",
+    "is_instant",
+    "local_date",
+]
+
 Endpoint = dt.date | dt.datetime
 """A calendar date (no time given) or an aware UTC instant."""
 
@@ -38,24 +54,8 @@ def is_instant(value: Endpoint) -> bool:
 
 
 def endpoint_text(value: Endpoint) -> str:
-    """Format an endpoint as ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SSZ``."""
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return value.isoformat()
-
-
-def as_instant(value: Endpoint, zone: ZoneInfo) -> dt.datetime:
-    """Return *value* as a UTC instant; a date means the start of that day in *zone*."""
-    if isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.combine(value, dt.time(), zone).astimezone(dt.UTC)
-
-
-def local_date(value: Endpoint, zone: ZoneInfo) -> dt.date:
-    """Return the calendar day of *value* as seen in *zone*."""
-    if isinstance(value, dt.datetime):
-        return value.astimezone(zone).date()
-    return value
+    """Format an endpoint as ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SSZ`` (see feeds.formats)."""
+    return formats.endpoint_text(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,20 +3,38 @@
 HTTP uses httpx (imported only when a URL is read) with a timeout and a size
 cap; an error status or an HTML page where Markdown was expected is a
 :class:`~feeds.errors.SourceError` that says what to do instead.
+
+Decisions:
+
+* **Every fetch has a total deadline** (``deadline``, default :data:`DEADLINE`),
+  not only a per-read timeout: a server that drips one byte a second never
+  trips a read timeout. The request runs on httpx's async client inside its own
+  short-lived event loop under :func:`asyncio.timeout`, which cancels it wherever
+  it waits (connect, headers, body); the sync API callers see is unchanged.
+* **Errors name the public form of the URL** (:func:`feeds.public.public_source`):
+  no credentials, no query. httpx's own log lines go through
+  :class:`feeds.public.RedactingFilter`.
+* An HTML page is recognised by its bytes or by ``Content-Type: text/html``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import re
 import sys
 from pathlib import Path
 from typing import NamedTuple
 
 from feeds.errors import SourceError
+from feeds.public import public_source, redact, redact_library_logs
 
 MAX_BYTES = 5 * 1024 * 1024
 """Largest document read (term READMEs are well under 100 kB)."""
 TIMEOUT = 15.0
+"""Seconds any single network step (connect, one read) may take."""
+DEADLINE = 30.0
+"""Seconds a whole fetch (connect, headers, body, redirects) may take."""
 _BLOB = re.compile(r"^https://github\.com/([^/]+)/([^/]+)/blob/(.+)$")
 _HTML = re.compile(rb"^\s*(<!doctype html|<html)", re.IGNORECASE)
 
@@ -55,11 +73,13 @@ def _decode(name: str, data: bytes) -> str:
         ) from None
 
 
-def fetch(url: str, *, timeout: float = TIMEOUT) -> Document:
+def fetch(url: str, *, timeout: float = TIMEOUT, deadline: float = DEADLINE) -> Document:
     """GET a document over http(s); raises SourceError for any failure."""
-    document = fetch_if_changed(url, timeout=timeout).document
+    document = fetch_if_changed(url, timeout=timeout, deadline=deadline).document
     if document is None:  # 304 to a request without validators: a broken server
-        raise SourceError(url, "HTTP 304 to an unconditional request", "check the address")
+        raise SourceError(
+            public_source(url), "HTTP 304 to an unconditional request", "check the address"
+        )
     return document
 
 
@@ -77,14 +97,31 @@ def fetch_if_changed(
     etag: str | None = None,
     last_modified: str | None = None,
     timeout: float = TIMEOUT,
+    deadline: float = DEADLINE,
 ) -> Fetched:
     """GET *url*, with ``If-None-Match`` / ``If-Modified-Since`` from an earlier fetch if given.
 
     Returns ``Fetched(None, …)`` on 304, else the document and the validators the
-    server sent. Reads at most MAX_BYTES; raises SourceError for any failure.
+    server sent. Reads at most MAX_BYTES and gives up after *deadline* seconds in
+    all; raises SourceError (naming the URL without credentials or query) for any
+    failure.
     """
+    redact_library_logs("httpx", "httpcore")
+    request = _fetch(url, etag, last_modified, timeout, deadline)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(request)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # called from a coroutine
+        return pool.submit(asyncio.run, request).result()
+
+
+async def _fetch(
+    url: str, etag: str | None, last_modified: str | None, timeout: float, deadline: float
+) -> Fetched:
     import httpx
 
+    name = public_source(url)
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -92,28 +129,49 @@ def fetch_if_changed(
         headers["If-Modified-Since"] = last_modified
     address = raw_url(url)
     try:
-        with httpx.stream(
-            "GET", address, headers=headers, timeout=timeout, follow_redirects=True
-        ) as response:
+        async with (
+            asyncio.timeout(deadline),
+            httpx.AsyncClient(timeout=min(timeout, deadline), follow_redirects=True) as client,
+            client.stream("GET", address, headers=headers) as response,
+        ):
             tags = response.headers.get("ETag"), response.headers.get("Last-Modified")
             if response.status_code == 304:
                 return Fetched(None, tags[0] or etag, tags[1] or last_modified)
             if response.status_code != 200:
                 raise SourceError(
-                    url,
+                    name,
                     f"HTTP {response.status_code} {response.reason_phrase}",
                     "check the address; it must serve the raw document",
                 )
+            kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if kind in ("text/html", "application/xhtml+xml"):
+                raise SourceError(
+                    name,
+                    f"got an HTML page ({kind}), not a Markdown or YAML document",
+                    "use the raw file's address",
+                )
             body = bytearray()
-            for chunk in response.iter_bytes():
+            async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > MAX_BYTES:
                     break
+    except SourceError:
+        raise
+    except TimeoutError:
+        raise SourceError(
+            name,
+            f"no complete answer within {deadline:g} s",
+            "check the server; raise the source's fetch_deadline if it is just slow",
+        ) from None
     except httpx.HTTPError as error:
         raise SourceError(
-            url, f"cannot fetch: {error}", "check the address and the network"
+            name, f"cannot fetch: {redact(str(error))}", "check the address and the network"
         ) from None
-    return Fetched(Document(url, _decode(url, bytes(body)), address), *tags)
+    except (OSError, ValueError) as error:  # a malformed URL or a socket-level failure
+        raise SourceError(
+            name, f"cannot fetch: {redact(str(error))}", "check the address and the network"
+        ) from None
+    return Fetched(Document(url, _decode(name, bytes(body)), address), *tags)
 
 
 def read(source: str) -> Document:

@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from feeds.attention import WEEKDAY
 from feeds.categories import classify
 from feeds.dates import MONTHS, WEEKDAYS, read_cell, tokenize
 from feeds.errors import NoTimelineError
@@ -262,7 +263,7 @@ class _Builder:
                 self.warn(line, f"cannot read date {item.when.strip()[:80]!r}: {error};"
                           " row skipped")  # fmt: skip
                 continue
-            code = "weekday" if choice.weekday_conflict else ""
+            code = WEEKDAY if choice.weekday_conflict else ""
             for message in resolved.warnings:
                 self.warn(line, message, code if "printed" in message else "")
             title = clean_title(item.activity)

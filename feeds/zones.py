@@ -1,6 +1,10 @@
-"""Time-zone labels as printed in term documents, mapped to IANA zones.
+"""Time zones, in one place: lookup, labels as printed in documents, conversions.
 
-A label names the *wall clock* of a zone. ``PDT`` and ``PST`` both mean
+:func:`zone` looks an IANA name up (cached), :data:`PROGRAM_ZONE` is the default
+program zone, :func:`lookup` maps a printed label to a zone,
+:func:`resolve_wall_clock` turns a wall-clock time into a UTC instant (RFC 5545
+rules at DST edges), :func:`as_instant` and :func:`local_date` convert event
+endpoints. A label names the *wall clock* of a zone. ``PDT`` and ``PST`` both mean
 America/Los_Angeles on the date in question; the DST flag only lets us warn
 when the printed label contradicts daylight saving for that date.
 """
@@ -14,6 +18,8 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = dt.UTC
+PROGRAM_ZONE = "America/Los_Angeles"
+"""The program zone when none is configured: LFX Mentorship's deadlines are Pacific time."""
 
 
 class ZoneLabel(NamedTuple):
@@ -95,6 +101,20 @@ def valid_zone(name: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+def as_instant(value: dt.date | dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """Return *value* as a UTC instant; a date means the start of that day in *tz*."""
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.combine(value, dt.time(), tz).astimezone(UTC)
+
+
+def local_date(value: dt.date | dt.datetime, tz: ZoneInfo) -> dt.date:
+    """Return the calendar day of *value* as seen in *tz*."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(tz).date()
+    return value
 
 
 class Resolved(NamedTuple):

@@ -1,7 +1,9 @@
 """The ``lfx-cal`` command line: a thin click layer over :mod:`feeds`.
 
 Each command parses options, calls pure functions and prints. Exit status: 0 ok,
-1 warnings under ``--strict``, 2 bad usage or an unreadable source.
+1 warnings under ``--strict`` (or a failed source or delivery), 2 bad usage, a
+bad configuration or an unreadable source: every such error is one
+:class:`~lfx_cal.errors.CliError` line, never a traceback.
 """
 
 from __future__ import annotations
@@ -9,18 +11,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import click
+from click.decorators import FC
 
-from feeds.categories import ROLES, expand
+from feeds.categories import ROLES
 from feeds.durations import parse_durations
 from feeds.errors import DurationError
+from feeds.formats import DATE
 from feeds.model import CATEGORIES
-from feeds.zones import valid_zone
-from lfx_cal.reading import load_all, report
+from feeds.zones import PROGRAM_ZONE, valid_zone
+from lfx_cal.errors import CliError
+from lfx_cal.reading import load_all, report, say
 
-DEFAULT_ZONE = "America/Los_Angeles"
+DEFAULT_ZONE = PROGRAM_ZONE
 
 
 def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -39,6 +44,31 @@ def _term(_ctx: click.Context, _param: click.Parameter, value: str | None) -> st
         parse_term_id(value)
     except TermIdError as error:
         raise click.BadParameter(str(error)) from None
+    return value
+
+
+def config_option(*, required: bool = True) -> Callable[[FC], FC]:
+    """The ``--config`` option every service command takes (one definition)."""
+    return click.option(
+        "--config",
+        "config_path",
+        required=required,
+        default=None,
+        type=click.Path(dir_okay=False),
+        help="The TOML configuration file (see config/example.toml).",
+    )
+
+
+def _listen(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from notifiers.config import Problem
+    from scheduler.settings import parse_listen
+
+    try:
+        parse_listen(value)
+    except Problem as problem:
+        raise click.BadParameter(str(problem)) from None
     return value
 
 
@@ -71,7 +101,7 @@ _common = [
 ]
 
 
-def common(function: click.decorators.FC) -> click.decorators.FC:
+def common(function: FC) -> FC:
     """Attach the options shared by the reading commands."""
     for decorator in reversed(_common):
         function = decorator(function)
@@ -107,9 +137,9 @@ def show(sources: tuple[str, ...], zone: str, term: str | None, strict: bool, fm
         from feeds.jsonout import timeline_dict
 
         data = [timeline_dict(t) for t in timelines]
-        click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
+        say(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
     else:
-        click.echo(table(timelines))
+        say(table(timelines))
     report(timelines, strict=strict)
 
 
@@ -124,8 +154,8 @@ def show(sources: tuple[str, ...], zone: str, term: str | None, strict: bool, fm
     help="Only these categories (repeatable).",
 )
 @click.option("--role", type=click.Choice(sorted(ROLES)), help="Only what this role needs.")
-@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), help="Only events on or after.")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Only events on or before.")
+@click.option("--from", "since", type=click.DateTime([DATE]), help="Only events on or after.")
+@click.option("--until", type=click.DateTime([DATE]), help="Only events on or before.")
 @click.option("--alarms", default="", help="VALARM leads, e.g. 7d,1d (clients may ignore them).")
 @click.option("--name", default="LFX Mentorship", show_default=True, help="Calendar name.")
 def export(
@@ -142,19 +172,19 @@ def export(
     name: str,
 ) -> None:
     """Write one iCalendar file merging every SOURCE."""
-    from feeds.filters import select
+    from feeds import filters
     from feeds.ical import FeedOptions, to_ical
 
     try:
         leads = parse_durations(alarms)
     except DurationError as error:
         raise click.BadParameter(str(error), param_hint="--alarms") from None
-    wanted = expand(categories, role) if categories or role else None
+    wanted = filters.wanted(categories, role)
     timelines = load_all(_sources(sources), zone=zone, term=term)
     events = [
         event
         for timeline in timelines
-        for event in select(
+        for event in filters.select(
             timeline.events, wanted, since and since.date(), until and until.date(), zone
         )
     ]
@@ -167,13 +197,12 @@ def export(
             with open(output, "wb") as handle:
                 handle.write(data)
         except OSError as error:
-            click.echo(f"lfx-cal: error: {output}: cannot write: {error.strerror}", err=True)
-            raise SystemExit(2) from None
+            raise CliError(f"{output}: cannot write: {error.strerror}") from None
     report(timelines, strict=strict)
 
 
 @cli.command("notify-test")
-@click.option("--config", "config_path", required=True, help="The TOML configuration file.")
+@config_option()
 @click.option("--subscription", default=None, help="Only this subscription (default: all).")
 def notify_test(config_path: str, subscription: str | None) -> None:
     """Send a sample message through each configured subscription and report what happened."""
@@ -183,14 +212,16 @@ def notify_test(config_path: str, subscription: str | None) -> None:
 
 
 @cli.command()
-@click.option("--config", "config_path", default=None, help="The TOML configuration file.")
+@config_option(required=False)
 @click.option(
     "--demo-dir",
     default="lfx-cal-demo",
     show_default=True,
     help="Without --config: where the demo term, configuration and SQLite file go.",
 )
-@click.option("--listen", default=None, help="host:port to listen on (overrides [service]).")
+@click.option(
+    "--listen", default=None, callback=_listen, help="host:port to listen on (overrides [service])."
+)
 def serve(config_path: str | None, demo_dir: str, listen: str | None) -> None:
     """Run the feed server and the reminder daemon until SIGTERM or Ctrl-C.
 
@@ -203,7 +234,7 @@ def serve(config_path: str | None, demo_dir: str, listen: str | None) -> None:
 
 
 @cli.command()
-@click.option("--config", "config_path", required=True, help="The TOML configuration file.")
+@config_option()
 def check(config_path: str) -> None:
     """Validate the configuration, read every source and print the reminder plan."""
     from lfx_cal.operate import check as run
@@ -212,7 +243,7 @@ def check(config_path: str) -> None:
 
 
 @cli.command()
-@click.option("--config", "config_path", required=True, help="The TOML configuration file.")
+@config_option()
 @click.option("--limit", default=50, show_default=True, help="Rows of history to show.")
 def reminders(config_path: str, limit: int) -> None:
     """List upcoming reminders (when, what, to whom) and what was sent, skipped or failed."""
@@ -222,7 +253,7 @@ def reminders(config_path: str, limit: int) -> None:
 
 
 @cli.command()
-@click.option("--config", "config_path", required=True, help="The TOML configuration file.")
+@config_option()
 @click.option("--out", required=True, help="Folder to write (created if missing).")
 @click.option(
     "--base-url",

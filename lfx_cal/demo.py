@@ -12,15 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from feeds.formats import document_time
 from feeds.load import load
 from lfx_cal.bundled import example_term
 from scheduler.config import Config, parse_config
 
 STEP = dt.timedelta(minutes=2)
-
-
-def _when(instant: dt.datetime) -> str:
-    return instant.strftime("%a, %b %d, %Y %H:%M UTC")
 
 
 def demo_document(now: dt.datetime) -> str:
@@ -40,9 +37,9 @@ def demo_document(now: dt.datetime) -> str:
     for index, event in enumerate(example.events):
         deadline = first + index * STEP
         if event.end is None:
-            cell = _when(deadline)
+            cell = document_time(deadline)
         else:
-            cell = f"{_when(deadline - STEP / 2)} – {_when(deadline)}"
+            cell = f"{document_time(deadline - STEP / 2)} – {document_time(deadline)}"
         lines.append(f"| {event.title} | {cell} |")
     return "\n".join(lines) + "\n"
 

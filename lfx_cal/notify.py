@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import click
 
+from lfx_cal.errors import CliError
+from lfx_cal.operate import config_from
 from notifiers import DeliveryError, NotifierError, create, sample_message
-from scheduler.config import load_config
 from scheduler.errors import ConfigError
+from scheduler.preflight import check_secrets
 
 
 def notify_test(config_path: str, only: str | None) -> int:
-    """Send the sample; return the exit status (0 all delivered, 1 a failure, 2 bad config)."""
+    """Send the sample; return the exit status (0 all delivered, 1 a failure).
+
+    A bad configuration or an unset secret raises CliError (exit 2).
+    """
+    config = config_from(config_path)
     try:
-        config = load_config(config_path)
         chosen = [config.subscription(only)] if only else list(config.subscriptions)
         if not chosen:
             raise ConfigError(config_path, "subscriptions", "none defined", "add [[subscriptions]]")
-        backends = {
-            name: create(name, config.notifiers.get(name, {}))
-            for name in {subscription.notifier for subscription in chosen}
-        }
+        names = {subscription.notifier for subscription in chosen}
+        check_secrets(config, only=names)
+        backends = {name: create(name, config.notifiers.get(name, {})) for name in names}
     except (ConfigError, NotifierError) as error:
-        click.echo(f"lfx-cal: error: {error}", err=True)
-        return 2
+        raise CliError.of(error) from None
     message = sample_message(zone=config.service.timezone)
     status = 0
     for subscription in chosen:

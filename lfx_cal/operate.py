@@ -1,7 +1,8 @@
 """The operator commands: ``serve``, ``check`` and ``reminders`` as plain functions.
 
-Each returns an exit status: 0 fine, 1 something failed (a source, a delivery),
-2 the configuration is wrong (the message names the file, the key and the fix).
+Each returns an exit status: 0 fine, 1 something failed (a source, a delivery);
+a wrong configuration or environment raises :class:`~lfx_cal.errors.CliError`
+(exit 2, one line naming the file, the key and the fix).
 """
 
 from __future__ import annotations
@@ -10,52 +11,72 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-
-import click
+from typing import TYPE_CHECKING
 
 from feeds.durations import format_duration
 from feeds.errors import FeedError
+from feeds.formats import listing_time
 from feeds.ical import Revision
 from feeds.model import Event
+from feeds.public import redact
+from lfx_cal.errors import CliError
+from lfx_cal.reading import say
 from scheduler.config import Config, Service, load_config
 from scheduler.errors import ConfigError
 from scheduler.plan import Job, fan_out, jobs_for, skipped_leads
 
+if TYPE_CHECKING:
+    from scheduler.store import Store
 
-def open_config(path: str | None, demo_dir: str, listen: str | None) -> Config | None:
-    """The configuration to serve (a demo one without *path*); None after printing an error."""
+
+def config_from(path: str) -> Config:
+    """Load and validate the configuration file; a bad one is a CliError naming the key."""
     try:
-        if path is None:
-            from lfx_cal.demo import demo_config
-
-            config, banner = demo_config(
-                Path(demo_dir), dt.datetime.now(dt.UTC), listen or Service.listen
-            )
-            click.echo(banner)
-            return config
-        config = load_config(path)
+        return load_config(path)
     except ConfigError as error:
-        click.echo(f"lfx-cal: error: {error}", err=True)
-        return None
+        raise CliError.of(error) from None
+
+
+def ready(config: Config, *, database: bool = True, listen: bool = True) -> None:
+    """Run the preflight checks (see :func:`scheduler.preflight.preflight`) or raise CliError."""
+    from scheduler.preflight import preflight
+
+    try:
+        preflight(config, database=database, listen=listen)
+    except ConfigError as error:
+        raise CliError.of(error) from None
+
+
+def open_config(path: str | None, demo_dir: str, listen: str | None) -> Config:
+    """The configuration to serve (a demo one without *path*), checked; raises CliError."""
+    if path is None:
+        from lfx_cal.demo import demo_config
+
+        config, banner = demo_config(
+            Path(demo_dir), dt.datetime.now(dt.UTC), listen or Service.listen
+        )
+        say(banner)
+    else:
+        config = config_from(path)
     if listen:
         from dataclasses import replace
 
         config = replace(config, service=replace(config.service, listen=listen))
+    ready(config)
     return config
 
 
-def serve_config(config: Config | None) -> int:
-    """Run the service on *config* until a signal; 2 when there is no usable config."""
-    if config is None:
-        return 2
+def serve_config(config: Config) -> int:
+    """Run the service on *config* until a signal; returns the exit status."""
     from lfx_cal.server import serve
 
     try:
         serve(config)
-    except OSError as error:  # e.g. the port is taken
-        click.echo(f"lfx-cal: error: {config.service.listen}: {error.strerror}", err=True)
-        click.echo("  (choose another with --listen or [service] listen)", err=True)
-        return 2
+    except OSError as error:  # e.g. the port was taken after the check
+        raise CliError(
+            f"{config.service.listen}: {error.strerror or error}"
+            " (choose another with --listen or [service] listen)"
+        ) from None
     return 0
 
 
@@ -69,12 +90,12 @@ def _read(config: Config) -> tuple[list[Event], int]:
         try:
             timeline = load(source.location, zone=config.service.timezone)
         except (FeedError, OSError, ValueError) as error:
-            click.echo(f"source {source.name}: FAILED: {error}")
+            say(f"source {source.name}: FAILED: {error}")
             failures += 1
             continue
-        click.echo(f"source {source.name}: {len(timeline.events)} events ({timeline.term.id})")
+        say(f"source {source.name}: {len(timeline.events)} events ({timeline.term.id})")
         for notice in timeline.warnings:
-            click.echo(f"  {timeline.source}:{notice.line}: warning: {notice.message}")
+            say(f"  {redact(timeline.source)}:{notice.line}: warning: {notice.message}")
         events.extend(timeline.events)
     return events, failures
 
@@ -93,58 +114,59 @@ def _plan_lines(config: Config, events: Iterable[Event], now: dt.datetime) -> li
         who = ", ".join(f"{name}({count})" for name, count in counts.items())
         lead = "" if job.kind != "reminder" else f" {format_duration(job.lead)} before"
         lines.append(
-            f"{job.due:%Y-%m-%d %H:%MZ}  {job.kind}{lead}  {by_uid[job.uid].title}  -> {who}"
+            f"{listing_time(job.due)}  {job.kind}{lead}  {by_uid[job.uid].title}  -> {who}"
         )
     return lines
 
 
 def check(path: str) -> int:
-    """``lfx-cal check``: 0 config and sources fine, 1 a source failed, 2 bad config."""
-    try:
-        config = load_config(path)
-    except ConfigError as error:
-        click.echo(f"lfx-cal: error: {error}", err=True)
-        return 2
-    click.echo(f"config {path}: ok ({len(config.subscriptions)} subscriptions)")
+    """``lfx-cal check``: 0 config and sources fine, 1 a source failed.
+
+    Raises CliError (exit 2) when ``serve`` could not start: a bad file, an unset
+    secret, an unreachable database, a busy port, no sources.
+    """
+    config = config_from(path)
+    ready(config)
+    say(f"config {path}: ok ({len(config.subscriptions)} subscriptions)")
     events, failures = _read(config)
     lines = _plan_lines(config, events, dt.datetime.now(dt.UTC))
-    click.echo(f"plan: {len(lines)} upcoming reminders")
+    say(f"plan: {len(lines)} upcoming reminders")
     for line in lines:
-        click.echo(f"  {line}")
+        say(f"  {line}")
     skipped = skipped_leads(events, config.subscriptions, config.service.rules)
     if skipped:
-        click.echo(f"skipped leads: {len(skipped)} (they do not apply to these rows)")
+        say(f"skipped leads: {len(skipped)} (they do not apply to these rows)")
     for event, lead, reason in skipped:
-        click.echo(f"  {format_duration(lead)} before {event.title}: {reason}")
+        say(f"  {format_duration(lead)} before {event.title}: {reason}")
     return 1 if failures else 0
 
 
 def reminders(path: str, limit: int) -> int:
-    """``lfx-cal reminders``: the upcoming plan, then the ledger (failed ones first)."""
-    try:
-        config = load_config(path)
-    except ConfigError as error:
-        click.echo(f"lfx-cal: error: {error}", err=True)
-        return 2
-    from scheduler.store import Store
+    """``lfx-cal reminders``: the upcoming plan, then the ledger (failed ones first).
 
-    store = Store(config.service.database)
+    Read-only: a SQLite database that does not exist yet is not created.
+    """
+    config = config_from(path)
+    store = open_store(config)
     try:
         events: list[Event] = []
         for source in config.sources:
-            last = store.last_good(source.name)
+            last = store.last_good(source.name) if store is not None else None
             if last is not None:
                 events.extend(last[1].events)
         if not events:
-            click.echo("(no version stored yet: reading the sources)")
+            say("(no version stored yet: reading the sources)")
             events, _ = _read(config)
         lines = _plan_lines(config, events, dt.datetime.now(dt.UTC))
-        click.echo(f"upcoming ({len(lines)}):")
+        say(f"upcoming ({len(lines)}):")
         for line in lines:
-            click.echo(f"  {line}")
+            say(f"  {line}")
+        if store is None:
+            say(f"ledger (): no database yet at {config.service.database}")
+            return 0
         failed = store.deliveries(statuses={"failed"}, limit=limit)
         rows = failed + [d for d in store.deliveries(limit=limit) if d.status != "failed"]
-        click.echo(f"ledger ({', '.join(f'{k} {v}' for k, v in sorted(store.counts().items()))}):")
+        say(f"ledger ({', '.join(f'{k} {v}' for k, v in sorted(store.counts().items()))}):")
         for row in rows[:limit]:
             key = row.key
             lead = ""
@@ -152,21 +174,42 @@ def reminders(path: str, limit: int) -> int:
                 lead = f" {format_duration(dt.timedelta(seconds=key.lead_s))}"
             late = " (late)" if row.late else ""
             tail = f": {row.error}" if row.error else ""
-            click.echo(
+            say(
                 f"  {row.status.upper()}{late}  due {row.due}  {key.kind}{lead}  {key.uid}"
                 f"  -> {key.subscription}:{key.target}{tail}"
             )
         return 1 if failed else 0
     finally:
-        store.close()
+        if store is not None:
+            store.close()
+
+
+def open_store(config: Config) -> Store | None:
+    """The config's database for reading; None when it is a SQLite file that does not exist.
+
+    Never creates a database file. An unreachable one is a CliError naming the key.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from scheduler.schema import sqlite_path
+    from scheduler.store import Store
+
+    path = sqlite_path(config.service.database)
+    if path is not None and not path.is_file():
+        return None  # never create a database just to read it
+    try:
+        return Store(config.service.database)
+    except SQLAlchemyError as error:
+        reason = (str(getattr(error, "orig", None) or error).strip().splitlines() or [""])[0]
+        raise CliError(
+            f"{config.path}: service.database: cannot open {config.service.database}: {reason}"
+        ) from None
 
 
 def stored_revisions(config: Config) -> dict[str, Revision] | None:
     """The change history in the config's database, if that database already exists."""
-    url = config.service.database
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-        return None  # never create a database just to read it
-    from scheduler.store import Store
-
-    with Store(url) as store:
+    store = open_store(config)
+    if store is None:
+        return None
+    with store:
         return store.revisions()

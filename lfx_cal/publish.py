@@ -23,10 +23,10 @@ from feeds.errors import FeedError
 from feeds.ical import Revision
 from feeds.load import load
 from feeds.model import Timeline
+from lfx_cal.errors import CliError
 from lfx_cal.web.feeds import FeedQuery, feed_names, render_feed
 from lfx_cal.web.page import render_page
 from lfx_cal.web.sources import timelines_json
-from scheduler.errors import ConfigError
 from scheduler.snapshot import Snapshot, build_snapshot
 
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -82,11 +82,6 @@ def publish(
     return written
 
 
-def _error(message: str) -> int:
-    click.echo(f"lfx-cal: error: {message}", err=True)
-    return 2
-
-
 def run_publish(
     config_path: str,
     out: str,
@@ -102,22 +97,29 @@ def run_publish(
     success, 2 on a bad configuration, an unreadable source or an unwritable folder
     (nothing is written unless every source was read).
     """
-    from scheduler.config import load_config
+    try:
+        return _run_publish(config_path, out, base_url, revisions)
+    except CliError as error:
+        error.show()
+        return error.exit_code
+
+
+def _run_publish(
+    config_path: str, out: str, base_url: str | None, revisions: Mapping[str, Revision] | None
+) -> int:
+    from lfx_cal.operate import config_from
 
     if base_url is not None and not base_url.startswith(("https://", "http://")):
-        return _error(f"--base-url {base_url!r} must start with https:// or http://")
-    try:
-        config = load_config(config_path)
-    except ConfigError as problem:
-        return _error(str(problem))
+        raise CliError(f"--base-url {base_url!r} must start with https:// or http://")
+    config = config_from(config_path)
     if not config.sources:
-        return _error(f"{config_path}: sources: nothing to publish (add a [[sources]] table)")
+        raise CliError(f"{config_path}: sources: nothing to publish (add a [[sources]] table)")
     timelines: list[Timeline] = []
     for source in config.sources:
         try:
             timelines.append(load(source.location, zone=config.service.timezone))
         except FeedError as problem:
-            return _error(f"{config_path}: source {source.name!r}: {problem}")
+            raise CliError(f"{config_path}: source {source.name!r}: {problem}") from None
     for timeline in timelines:
         for notice in timeline.warnings:
             click.echo(f"{timeline.source}:{notice.line}: warning: {notice.message}", err=True)
@@ -131,8 +133,8 @@ def run_publish(
     try:
         written = publish(snapshot, Path(out), base_url)
     except ValueError as problem:
-        return _error(f"{config_path}: {problem}")
+        raise CliError(f"{config_path}: {problem}") from None
     except OSError as problem:
-        return _error(f"{out}: cannot write: {problem.strerror or problem}")
+        raise CliError(f"{out}: cannot write: {problem.strerror or problem}") from None
     click.echo(f"wrote {len(written)} files to {out}")
     return 0

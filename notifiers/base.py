@@ -7,14 +7,15 @@ saying exactly what happened, or raises :class:`~notifiers.errors.TransientError
 
 Sync and async: ``send``/``send_many`` block the calling thread (network I/O,
 retry waits). From asyncio call ``asend``/``asend_many``: they run the blocking
-work in a worker thread (:func:`asyncio.to_thread`), so the event loop is never
-blocked; the Slack backend also waits out its per-channel pacing with
+work in a thread of the backend's own :class:`~notifiers.workers.Workers` pool
+(``workers`` threads, daemon threads), never in asyncio's shared default pool:
+a hung SMTP server then delays e-mail only, and shutdown never waits for it.
+The Slack backend also waits out its per-channel pacing with
 :func:`asyncio.sleep` before it takes a thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import ClassVar, Self
 
 from notifiers.errors import DeliveryError
 from notifiers.message import Message
+from notifiers.workers import Workers
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,16 @@ class Notifier(ABC):
     """A delivery backend. Subclasses set ``name`` and implement ``from_config`` and ``send``."""
 
     name: ClassVar[str] = ""
+    workers: ClassVar[int] = 2
+    """Threads of this backend's own pool for ``asend``/``asend_many``."""
+
+    @property
+    def pool(self) -> Workers:
+        """The backend's own bounded thread pool (created on first use)."""
+        pool: Workers | None = self.__dict__.get("_pool")
+        if pool is None:
+            pool = self.__dict__.setdefault("_pool", Workers(f"notify-{self.name}", self.workers))
+        return pool
 
     @classmethod
     @abstractmethod
@@ -92,14 +104,14 @@ class Notifier(ABC):
         return outcomes
 
     async def asend(self, message: Message, target: str, *, key: str | None = None) -> Receipt:
-        """Async :meth:`send`: the blocking work runs in a worker thread."""
-        return await asyncio.to_thread(self.send, message, target, key=key)
+        """Async :meth:`send`: the blocking work runs in this backend's own pool."""
+        return await self.pool.run(self.send, message, target, key=key)
 
     async def asend_many(
         self, message: Message, targets: Sequence[str], *, key: str | None = None
     ) -> list[Outcome]:
-        """Async :meth:`send_many`: the blocking work runs in a worker thread."""
-        return await asyncio.to_thread(self.send_many, message, list(targets), key=key)
+        """Async :meth:`send_many`: the blocking work runs in this backend's own pool."""
+        return await self.pool.run(self.send_many, message, list(targets), key=key)
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections; the backend stays usable and reconnects when needed."""

@@ -1,109 +1,288 @@
-"""Reading a backend's settings table (``[notifiers.NAME]`` in TOML) safely.
+"""The settings registry's building blocks: declared keys and the one reader.
 
-Values are checked one by one and every problem raises
-:class:`~notifiers.errors.ConfigError` naming the key and the fix. Secrets are
-never in the table: the table names an environment variable (``token_env``,
-``password_env``…) and :func:`secret` reads it.
+Every table of the configuration file is a :class:`Table` of :class:`Setting`
+declarations — name, type, default, help and an example — modelled on
+Datasette's settings registry. :meth:`Table.read` is the only code that turns a
+TOML table into values: an unknown key, a missing required key or a bad value
+raises the caller's error, naming the key, echoing the value and saying the fix.
+
+The core tables (``[service]``, ``[[sources]]``, ``[[subscriptions]]``) are
+declared in :mod:`scheduler.settings`, each backend's ``[notifiers.NAME]`` table
+next to its settings class in :mod:`notifiers.settings`. Adding a key is one
+``Setting(...)`` line in its table; the README's key table and
+``config/example.toml`` are checked against the declarations by a test.
+
+Secrets are never in a table: a setting of type :data:`ENV` names an environment
+variable, which the backend reads when it is built.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Collection, Mapping
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from notifiers.errors import ConfigError
+from notifiers.errors import Problem
+
+__all__ = [
+    "BOOL",
+    "DURATION",
+    "ENV",
+    "HTTP_URL",
+    "OPTIONAL_TEXT",
+    "REQUIRED",
+    "STRINGS",
+    "TEXT",
+    "ZONE",
+    "Problem",
+    "Setting",
+    "Table",
+    "Type",
+    "choice",
+    "integer",
+    "list_of",
+    "number",
+]
 
 
+@dataclass(frozen=True)
+class Type:
+    """A setting's type: its name in the documentation and a parser that raises Problem."""
+
+    name: str
+    parse: Callable[[Any], Any]
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+"""The default of a setting that must be given."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of a table: declared once, read by :meth:`Table.read`, documented from here.
+
+    *default* is the TOML value used when the key is absent (parsed like a
+    given value), :data:`REQUIRED`, or None for "not set". *example* is the
+    TOML text ``config/example.toml`` may show for it (default: the default).
+    """
+
+    name: str
+    type: Type
+    default: Any
+    help: str
+    example: str = ""
+
+    @property
+    def required(self) -> bool:
+        """True when the key has no default and must be written."""
+        return self.default is REQUIRED
+
+
+Fail = Callable[[str, str, str], Exception]
+"""Builds the caller's error from (key, problem, fix)."""
+
+
+@dataclass(frozen=True)
 class Table:
-    """A settings table for one backend, with typed getters that explain bad values."""
+    """A table of the configuration file: its TOML name, its settings and what it is for."""
 
-    def __init__(
-        self,
-        backend: str,
-        table: Mapping[str, object],
-        allowed: Collection[str],
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
-        self.backend = backend
-        self.table = table
-        self.environ: Mapping[str, str] = os.environ if environ is None else environ
-        unknown = sorted(set(table) - set(allowed))
-        if unknown:
-            raise ConfigError(
-                unknown[0],
-                "unknown setting",
-                f"valid keys: {', '.join(sorted(allowed))}",
-                backend=backend,
-            )
+    name: str
+    settings: tuple[Setting, ...]
+    help: str = ""
+    array: bool = False
 
-    def error(self, key: str, problem: str, fix: str = "") -> ConfigError:
-        """Return a ConfigError about *key* of this table."""
-        return ConfigError(key, problem, fix, backend=self.backend)
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The declared key names, in declaration order."""
+        return tuple(s.name for s in self.settings)
 
-    def text(self, key: str, default: str | None = None) -> str:
-        """Return a string setting; required when *default* is None."""
-        value = self.table.get(key, default)
-        if value is None:
-            raise self.error(key, "missing", f'set {key} = "…"')
-        if not isinstance(value, str):
-            raise self.error(key, f"must be a string, not {type(value).__name__}")
+    def __getitem__(self, name: str) -> Setting:
+        for setting in self.settings:
+            if setting.name == name:
+                return setting
+        raise KeyError(name)
+
+    def read(self, table: Mapping[str, Any], where: str, fail: Fail) -> dict[str, Any]:
+        """Check *table* against the declarations; return every key's parsed value.
+
+        Keys in errors are ``where.key`` (just ``key`` when *where* is empty). An
+        absent optional key without a default reads as None.
+        """
+        prefix = f"{where}." if where else ""
+        for key in table:
+            if key not in self.keys:
+                close = difflib.get_close_matches(key, self.keys, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                valid = ", ".join(sorted(self.keys)) or "none: leave the table empty"
+                raise fail(
+                    f"{prefix}{key}",
+                    f"{key!r} is not one of the valid keys",
+                    f"{hint}valid: {valid}",
+                )
+        values: dict[str, Any] = {}
+        for setting in self.settings:
+            given = setting.name in table
+            if not given and setting.required:
+                raise fail(
+                    f"{prefix}{setting.name}",
+                    "missing",
+                    f"add {setting.name} = {setting.example or '…'}",
+                )
+            raw = table[setting.name] if given else setting.default
+            if raw is None:
+                values[setting.name] = None
+                continue
+            try:
+                values[setting.name] = setting.type.parse(raw)
+            except Problem as problem:
+                key = f"{prefix}{setting.name}{problem.at}"
+                raise fail(key, problem.problem, problem.fix) from None
+        return values
+
+
+# --- types -------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Problem(f"must be a non-empty string, not {value!r}")
+    return value
+
+
+def _optional_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Problem(f"must be a string, not {value!r}")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Problem(f"must be true or false, not {value!r}")
+    return value
+
+
+def integer(minimum: int = 0, maximum: int = 65535) -> Type:
+    """A whole number in [minimum, maximum]."""
+
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise Problem(f"must be a whole number, not {value!r}")
+        if not minimum <= value <= maximum:
+            raise Problem(f"must be between {minimum} and {maximum}, not {value!r}")
         return value
 
-    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
-        """Return a non-negative number (int or float) setting."""
-        value = self.table.get(key, default)
+    return Type("integer", parse)
+
+
+def number(minimum: float = 0.0) -> Type:
+    """A number (int or float) of at least *minimum*, read as a float."""
+
+    def parse(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(key, f"must be a number, not {value!r}")
+            raise Problem(f"must be a number, not {value!r}")
         if value < minimum:
-            raise self.error(key, f"must be at least {minimum}, not {value!r}")
+            raise Problem(f"must be at least {minimum}, not {value!r}")
         return float(value)
 
-    def integer(self, key: str, default: int, *, minimum: int = 0, maximum: int = 65535) -> int:
-        """Return an integer setting within [minimum, maximum]."""
-        value = self.table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"must be a whole number, not {value!r}")
-        if not minimum <= value <= maximum:
-            raise self.error(key, f"must be between {minimum} and {maximum}, not {value}")
+    return Type("number", parse)
+
+
+def choice(*choices: str) -> Type:
+    """One of *choices* (the error lists them)."""
+
+    def parse(value: Any) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise Problem(f"{value!r} is not valid", f"use one of: {', '.join(choices)}")
         return value
 
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
-        """One of *choices*."""
-        value = self.text(key, default)
-        if value not in choices:
-            raise self.error(key, f"{value!r} is not valid", f"use one of: {', '.join(choices)}")
-        return value
+    return Type(" | ".join(choices), parse)
 
-    def strings(self, key: str) -> tuple[str, ...]:
-        """Return a list of strings (a single string counts as a list of one)."""
-        value = self.table.get(key, ())
-        if isinstance(value, str):
-            return (value,)
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise self.error(key, "must be a list of strings")
-        return tuple(value)
 
-    def secret(self, key: str, *, required: bool) -> tuple[str, str]:
-        """Read the secret whose environment variable is named by *key*: (variable, value).
+def list_of(item: Type, *, empty: bool = True, single: bool = False, name: str = "") -> Type:
+    """A list whose items are *item* (errors name the index: ``leads[0]``).
 
-        The value is never put in an error message; only the variable's name is.
-        """
-        variable = self.table.get(key)
-        if variable is None or variable == "":
-            if required:
-                raise self.error(
-                    key, "missing", f"set {key} to the name of an environment variable"
-                )
-            return "", ""
-        if not isinstance(variable, str) or not variable.replace("_", "").isalnum():
-            raise self.error(
-                key,
-                "must name an environment variable (letters, digits, '_')",
-                "put the secret in the environment, never in the file",
-            )
-        value = self.environ.get(variable, "")
-        if not value and required:
-            raise self.error(
-                key, f"environment variable {variable} is not set or empty", f"export {variable}=…"
-            )
-        return variable, value
+    *single*: a lone value counts as a list of one; *empty*: an empty list is allowed;
+    *name*: the type's name in the documentation (default ``list of <item>``).
+    """
+
+    def parse(value: Any) -> tuple[Any, ...]:
+        if single and not isinstance(value, list | tuple):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            raise Problem(f"must be a list, not {value!r}", f"write [{value!r}]".replace("'", '"'))
+        if not value and not empty:
+            raise Problem("must not be empty")
+        parsed = []
+        for index, element in enumerate(value):
+            try:
+                parsed.append(item.parse(element))
+            except Problem as problem:
+                raise Problem(problem.problem, problem.fix, f"[{index}]") from None
+        return tuple(parsed)
+
+    return Type(name or f"list of {item.name}", parse)
+
+
+def _duration(value: Any) -> Any:
+    from feeds.durations import parse_duration
+    from feeds.errors import DurationError
+
+    try:
+        return parse_duration(value)
+    except DurationError as error:
+        raise Problem(str(error)) from None
+
+
+def _zone(value: Any) -> str:
+    from feeds.zones import valid_zone
+
+    if not isinstance(value, str) or not valid_zone(value):
+        raise Problem(
+            f"unknown time zone {value!r}", "use an IANA name such as America/Los_Angeles"
+        )
+    return value
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env(value: Any) -> str:
+    if value == "":
+        return ""
+    if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
+        raise Problem(
+            f"{value!r} must name an environment variable (letters, digits, '_')",
+            "put the secret in the environment, never in the file",
+        )
+    return value
+
+
+def _http_url(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise Problem(f"{value!r} is not an http(s) URL", "e.g. 'https://example.org/path'")
+    return value
+
+
+TEXT = Type("string", _text)
+"""A non-empty string."""
+OPTIONAL_TEXT = Type("string", _optional_text)
+"""A string, possibly empty."""
+BOOL = Type("true | false", _bool)
+"""true or false."""
+DURATION = Type("duration", _duration)
+"""``30s``, ``15m``, ``6h``, ``7d``, ``1d12h``: read as a timedelta."""
+ZONE = Type("IANA time zone", _zone)
+"""An IANA time-zone name this machine (or tzdata) knows."""
+ENV = Type("environment variable name", _env)
+"""The name of an environment variable holding a secret (empty: not set)."""
+HTTP_URL = Type("http(s) URL", _http_url)
+"""An http:// or https:// URL."""
+STRINGS = list_of(TEXT, single=True)
+"""A string or a list of strings."""

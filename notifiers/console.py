@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Self, TextIO
 
 from notifiers.base import Notifier, Receipt, delivery_key
-from notifiers.config import Table
 from notifiers.message import Message, one_line
+from notifiers.settings import read_table
 
 
 def render_lines(message: Message, target: str) -> list[str]:
@@ -44,7 +44,7 @@ class ConsoleNotifier(Notifier):
         cls, table: Mapping[str, object], environ: Mapping[str, str] | None = None
     ) -> Self:
         """Build from a ``[notifiers.console]`` table (no settings)."""
-        Table("console", table, (), environ)
+        read_table("console", table)
         return cls()
 
     def send(self, message: Message, target: str, *, key: str | None = None) -> Receipt:

@@ -64,6 +64,21 @@ class ConfigError(NotifierError, ValueError):
         super().__init__(text, backend=backend)
 
 
+class Problem(NotifierError, ValueError):
+    """A value in a settings table is wrong, before the caller names its key.
+
+    *problem* says why (echoing the value), *fix* how to put it right, *at* is a
+    suffix for the key (``[0]`` for the first item of a list). The settings
+    reader turns it into the caller's error naming the full key.
+    """
+
+    def __init__(self, problem: str, fix: str = "", at: str = "") -> None:
+        self.problem = problem
+        self.fix = fix
+        self.at = at
+        super().__init__(problem + (f" ({fix})" if fix else ""))
+
+
 class UnknownBackendError(ConfigError, LookupError):
     """No backend is registered under the requested name."""
 

@@ -6,17 +6,20 @@ The shared part (From, Subject, Date and the ``multipart/mixed`` body: a
 then only costs a ``To`` and a ``Message-ID`` header (:func:`for_recipient`).
 Header values are sanitized (line breaks and control characters collapsed), the
 HTML part is escaped, and addresses are built with
-:class:`email.headerregistry.Address`.
+:class:`email.headerregistry.Address`. A Subject that contains ``=?`` is written
+as RFC 2047 encoded-words in full (:class:`LiteralSubject`), so a title such as
+``=?utf-8?b?…?=`` is shown as written instead of being decoded by the reader.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import html
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, Policy
 from email.utils import format_datetime, parseaddr
 
 from feeds.ical import FeedOptions, to_ical
@@ -29,6 +32,37 @@ def header_text(text: str, limit: int = SUBJECT_LIMIT) -> str:
     """Return *text* safe for a header value: one line, no control characters, clipped."""
     flat = one_line(text)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class LiteralSubject(str):
+    """A Subject folded as base64 encoded-words whatever it holds (see the module docstring).
+
+    The email package stores a value with a matching ``name`` as is and calls
+    its ``fold``; a plain string would be parsed, and ``=?…?=`` in it decoded.
+    """
+
+    name = "Subject"
+    defects: tuple[()] = ()
+
+    def fold(self, *, policy: Policy) -> str:
+        """``Subject: =?utf-8?b?…?=`` lines of at most 78 characters."""
+        words: list[bytes] = []
+        chunk = b""
+        for char in str(self):
+            encoded = char.encode("utf-8")
+            if len(chunk) + len(encoded) > 45:
+                words.append(chunk)
+                chunk = b""
+            chunk += encoded
+        words.append(chunk)
+        encoded_words = [f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words]
+        return "Subject: " + "\r\n ".join(encoded_words) + "\r\n"
+
+
+def subject_header(title: str) -> str:
+    """The Subject value for *title*: sanitized, and literal if it contains ``=?``."""
+    text = header_text(title)
+    return LiteralSubject(text) if "=?" in text else text
 
 
 def parse_address(text: str) -> Address:
@@ -110,7 +144,7 @@ def render_base(message: Message, sender: Address, now: dt.datetime | None = Non
     when = now or dt.datetime.now(dt.UTC)
     mail = EmailMessage(policy=SMTP)
     mail["From"] = sender
-    mail["Subject"] = header_text(message.title)
+    mail["Subject"] = subject_header(message.title)
     mail["Date"] = format_datetime(when.astimezone(dt.UTC), usegmt=True)
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(render_text(message), cte="quoted-printable")

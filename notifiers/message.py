@@ -31,6 +31,7 @@ from feeds.meaning import (
     subject,
 )
 from feeds.model import Endpoint, Event
+from feeds.public import clean_event, clean_text, public_event, public_source
 from feeds.zones import zone as get_zone
 from notifiers.errors import ConfigError
 
@@ -87,8 +88,12 @@ class Message:
 
 
 def one_line(text: str) -> str:
-    """Collapse line breaks, control characters and runs of spaces into single spaces."""
-    return _CONTROL.sub(" ", text).strip()
+    """Collapse line breaks, control characters and runs of spaces into single spaces.
+
+    Escape sequences, C1 controls and bidi overrides are removed first
+    (:func:`feeds.public.clean_text`).
+    """
+    return _CONTROL.sub(" ", clean_text(text)).strip()
 
 
 def human_duration(value: dt.timedelta) -> str:
@@ -194,10 +199,11 @@ def build_message(
     """
     kind = Kind(kind)
     where = _zone(zone)
+    event = clean_event(public_event(event))  # every output shows the public source, clean text
     rules = rules or Rules(zone)
     if rules.zone != zone:
         rules = Rules(zone, rules.deadline_time, rules.notice_hour)
-    name = subject(event.title)
+    name = subject(one_line(event.title))
     row = kind_of(event)
     closes = close_text(event.deadline, rules)
     are = "are" if _plural(name) else "is"
@@ -248,6 +254,8 @@ def build_message(
     lines = [first, f"Term: {event.term}", *event.notes]
     if source_url is None and event.source.startswith(("http://", "https://")):
         source_url = event.source
+    elif source_url is not None:
+        source_url = public_source(source_url)
     return Message(
         kind=kind,
         event=event,

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Self
 
 from notifiers.base import Notifier, Receipt, delivery_key
-from notifiers.config import Table
 from notifiers.errors import DeliveryError
 from notifiers.message import Message
+from notifiers.settings import read_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class RecorderNotifier(Notifier):
         cls, table: Mapping[str, object], environ: Mapping[str, str] | None = None
     ) -> Self:
         """Build from a ``[notifiers.recorder]`` table (no settings)."""
-        Table("recorder", table, (), environ)
+        read_table("recorder", table)
         return cls()
 
     def fail(self, target: str, *errors: DeliveryError) -> None:

@@ -8,6 +8,7 @@ from notifiers.base import Notifier
 from notifiers.console import ConsoleNotifier
 from notifiers.errors import ConfigError, UnknownBackendError
 from notifiers.recorder import RecorderNotifier
+from notifiers.settings import SETTINGS, TABLES, read_table
 from notifiers.slack import SlackNotifier
 from notifiers.smtp import EmailNotifier
 
@@ -44,3 +45,24 @@ def create(
 ) -> Notifier:
     """Build the backend *name* from its settings table; secrets come from *environ*."""
     return backend_class(name).from_config(table or {}, environ)
+
+
+def check_table(
+    name: str,
+    table: Mapping[str, object],
+    environ: Mapping[str, str] | None = None,
+    *,
+    secrets: bool,
+) -> None:
+    """Validate the ``[notifiers.NAME]`` table; with *secrets*, its variables must be set.
+
+    Nothing is connected or sent. Raises :class:`~notifiers.errors.ConfigError`
+    (:class:`~notifiers.errors.UnknownBackendError` for an unregistered name).
+    """
+    cls = backend_class(name)
+    if name in SETTINGS:
+        SETTINGS[name].from_dict(table, environ, secrets=secrets)
+    elif name in TABLES:
+        read_table(name, table)
+    elif secrets:
+        cls.from_config(table, environ)  # a plugin backend validates its own table

@@ -13,13 +13,18 @@ backoff ``retry_backoff``) and HTTP 429 after its ``Retry-After`` (up to
 ``retry_after`` set, so a scheduler can come back later instead of holding a
 thread). Pacing: at most one message per ``min_interval`` seconds per channel.
 The client is synchronous; ``asend`` awaits its pacing slot with
-:func:`asyncio.sleep` and then runs the request in a worker thread.
+:func:`asyncio.sleep` and then runs the request in the backend's own pool.
+
+``Retry-After`` is read as a finite number of seconds clamped to
+[0, :data:`RETRY_AFTER_CAP`] (one hour): ``Retry-After: 1e12``, ``inf`` or
+garbage can never overflow a date computed from it. A send waits one out in
+its thread only up to :data:`MAX_INLINE_WAIT` (60 s) and ``max_retries`` times.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import math
 import random
 from collections.abc import Mapping
 from typing import Any, Self
@@ -79,7 +84,18 @@ class _CappedRateLimitHandler(RateLimitErrorRetryHandler):
     ) -> bool:
         if response is None or response.status_code != 429:
             return False
+        raw = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), "1")
+        raw = raw[0] if isinstance(raw, list | tuple) and raw else raw
+        if not str(raw).strip().isdigit():  # slack-sdk reads it with int(): only digits
+            return False
         return _retry_after(response.headers) <= self.cap
+
+
+RETRY_AFTER_CAP = 3600.0
+"""The longest Retry-After honoured, in seconds (a larger value is read as this)."""
+MAX_INLINE_WAIT = 60.0
+"""The longest Retry-After waited out inside a send (holding a thread), whatever
+``max_retry_after`` says; a longer one becomes a TransientError for the scheduler."""
 
 
 def _retry_after(headers: Mapping[str, Any]) -> float:
@@ -87,9 +103,12 @@ def _retry_after(headers: Mapping[str, Any]) -> float:
         if name.lower() == "retry-after":
             raw = value[0] if isinstance(value, list | tuple) else value
             try:
-                return float(raw)
+                seconds = float(str(raw).strip()[:32])
             except (TypeError, ValueError):
                 return 1.0
+            if not math.isfinite(seconds):
+                return RETRY_AFTER_CAP if seconds > 0 else 1.0
+            return min(max(seconds, 0.0), RETRY_AFTER_CAP)
     return 1.0
 
 
@@ -109,7 +128,9 @@ def _handlers(settings: SlackSettings) -> list[RetryHandler]:
     )
     return [
         ConnectionErrorRetryHandler(settings.max_retries, backoff),
-        _CappedRateLimitHandler(settings.max_retries, settings.max_retry_after),
+        _CappedRateLimitHandler(
+            settings.max_retries, min(settings.max_retry_after, MAX_INLINE_WAIT)
+        ),
         ServerErrorRetryHandler(settings.max_retries, backoff),
     ]
 
@@ -118,6 +139,7 @@ class SlackNotifier(Notifier):
     """Posts messages to Slack; see the module docstring for targets and faults."""
 
     name = "slack"
+    workers = 4
 
     def __init__(self, settings: SlackSettings) -> None:
         self.settings = settings
@@ -165,7 +187,7 @@ class SlackNotifier(Notifier):
     async def asend(self, message: Message, target: str, *, key: str | None = None) -> Receipt:
         """Await the channel's pacing slot on the loop, then post from a worker thread."""
         await self._pacer.await_turn(target)
-        return await asyncio.to_thread(self._post, message, target)
+        return await self.pool.run(self._post, message, target)
 
     def _post(self, message: Message, target: str) -> Receipt:
         text, blocks = render(message, self._mentions(message))

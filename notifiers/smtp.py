@@ -46,6 +46,8 @@ class EmailNotifier(Notifier):
     """Sends e-mail over SMTP; see the module docstring. Thread-safe (one batch at a time)."""
 
     name = "email"
+    workers = 1
+    """One thread: batches are serialized by the connection lock anyway."""
 
     def __init__(self, settings: EmailSettings) -> None:
         self.settings = settings
@@ -112,11 +114,19 @@ class EmailNotifier(Notifier):
         return base
 
     def close(self) -> None:
-        """Quit the idle connection, if any; the next send connects again."""
-        with self._lock:
+        """Quit the idle connection, if any; the next send connects again.
+
+        While a batch is running (perhaps stuck on a server that stopped
+        answering) there is nothing idle to quit, and close never waits for it.
+        """
+        if not self._lock.acquire(timeout=1.0):
+            return
+        try:
             idle, self._idle = self._idle, None
-            if idle is not None:
-                quit_quietly(idle[0])
+        finally:
+            self._lock.release()
+        if idle is not None:
+            quit_quietly(idle[0])
 
     def _reuse(self) -> tuple[smtplib.SMTP | None, int]:
         """The parked connection and its message count, if it was parked recently.

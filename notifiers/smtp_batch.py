@@ -2,26 +2,59 @@
 
 Kept apart from the notifier so each stays small: the notifier owns settings,
 TLS and the idle connection; a batch owns one pass over the recipients.
+
+A connection that drops *before* the message body went out (at MAIL, RCPT or
+the DATA command) is reconnected and the recipient retried: nothing was
+delivered. One that drops *after* the body went out but before the server's
+final reply is different: the server may have accepted the message, so it is
+not sent again within the batch (that is how three recipients once got nine
+copies); that recipient gets a :class:`TransientError` saying so, the batch
+goes on with the next one, and only that unacknowledged message may be sent
+once more by a later retry.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 from collections.abc import Sequence
 from email.headerregistry import Address
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from notifiers.base import Outcome, Receipt
 from notifiers.errors import DeliveryError, PermanentError, TransientError
 from notifiers.mailbuild import for_recipient, message_id, parse_address
+from notifiers.settings import EmailSettings
 
-if TYPE_CHECKING:
-    from notifiers.smtp import EmailNotifier
+
+class Connections(Protocol):
+    """What a batch needs from its notifier (:class:`~notifiers.smtp.EmailNotifier`).
+
+    Declared here so this module never imports the notifier: calls go one way.
+    """
+
+    settings: EmailSettings
+    _sender: Address
+
+    def _reuse(self) -> tuple[smtplib.SMTP | None, int]: ...
+
+    def _park(self, conn: smtplib.SMTP, sent: int) -> None: ...
+
+    def connect(self) -> smtplib.SMTP:
+        """Open, secure and authenticate a new connection."""
+        ...
 
 
 class Dropped(Exception):
     """The connection is gone (closed, reset, timed out or 421): reconnect and retry."""
+
+
+class Unacknowledged(Dropped):
+    """The connection was lost after the message body was sent: it may have been delivered."""
+
+
+_DOTS = re.compile(rb"(?m)^\.")
 
 
 def reply_error(code: int, reply: bytes | str, what: str, target: str) -> DeliveryError:
@@ -43,7 +76,7 @@ def reply_error(code: int, reply: bytes | str, what: str, target: str) -> Delive
 class Batch:
     """One run of :meth:`EmailNotifier.send_many`: a connection and per-target outcomes."""
 
-    def __init__(self, notifier: EmailNotifier, base: bytes, key: str) -> None:
+    def __init__(self, notifier: Connections, base: bytes, key: str) -> None:
         self.notifier = notifier
         self.base = base
         self.key = key
@@ -95,6 +128,15 @@ class Batch:
                 self.sent_on_conn = 0
             try:
                 code, reply = self.transaction(self.conn, address, data)
+            except Unacknowledged as lost:
+                self.drop()
+                raise TransientError(
+                    f"connection lost after the message to {target} was sent ({lost}); it may"
+                    " have been delivered, so it is not re-sent now; retry later",
+                    backend="email",
+                    target=target,
+                    detail=str(lost),
+                ) from None
             except Dropped as dropped:
                 self.drop()
                 if attempt == s.reconnects + spare:
@@ -122,17 +164,27 @@ class Batch:
                     raise reply_error(
                         code, reply, "sender" if verb == "MAIL" else "recipient", target
                     )
-            final: tuple[int, bytes | str]
-            try:
-                final = conn.data(data)
-            except smtplib.SMTPDataError as error:
-                conn.rset()
-                final = (error.smtp_code, error.smtp_error)
-            code, answer = final
-            text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
+            conn.putcmd("data")
+            code, answer = conn.getreply()
             if code == 421:
+                raise Dropped(f"SMTP 421 {answer.decode('utf-8', 'replace')}")
+            if code != 354:
+                conn.rset()
+                raise reply_error(code, answer, "message", target)
+            payload = _DOTS.sub(b"..", data)
+            if not payload.endswith(b"\r\n"):
+                payload += b"\r\n"
+            try:
+                conn.send(payload + b".\r\n")
+                code, answer = conn.getreply()
+            except (smtplib.SMTPServerDisconnected, OSError) as error:
+                raise Unacknowledged(repr(error)) from error
+            text = answer.decode("utf-8", "replace")
+            if code == 421:  # refused, and the server is closing: nothing was delivered
                 raise Dropped(f"SMTP 421 {text}")
             if code != 250:
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    conn.rset()
                 raise reply_error(code, answer, "message", target)
             return code, text
         except (smtplib.SMTPServerDisconnected, OSError) as error:

@@ -3,11 +3,12 @@
 Only dates count: a moved start or deadline, a row added, a row removed. A
 reworded title with the same dates keeps the old identity (an alias) and alerts
 nobody; emphasis, whitespace and weekday fixes change no date, so they are
-invisible here by construction.
+invisible here by construction. Rename pairing is linear (see :func:`_pair_renames`).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import NamedTuple
@@ -56,21 +57,42 @@ def diff(old: Sequence[Event], new: Sequence[Event]) -> Diff:
     )
     added = [e for uid, e in after.items() if uid not in before]
     removed = [e for uid, e in before.items() if uid not in after]
-    renamed: list[tuple[str, str]] = []
-    for event in list(added):
-        twin = next(
-            (
-                r
-                for r in removed
-                if when(r) == when(event) and set(r.categories) & set(event.categories)
-            ),
-            None,
-        )
-        if twin is not None:
-            renamed.append((event.uid, twin.uid))
-            added.remove(event)
-            removed.remove(twin)
+    renamed = _pair_renames(added, removed)
+    if renamed:
+        new_uids, old_uids = {n for n, _ in renamed}, {o for _, o in renamed}
+        added = [e for e in added if e.uid not in new_uids]
+        removed = [e for e in removed if e.uid not in old_uids]
     return Diff(tuple(added), tuple(removed), moved, tuple(renamed))
+
+
+def _pair_renames(added: Sequence[Event], removed: Sequence[Event]) -> list[tuple[str, str]]:
+    """Pair each added event with an unpaired removed one: same dates, a shared category.
+
+    The removed event chosen is the first such one in document order.
+
+    Removed events are indexed by (dates, category), each bucket a queue of
+    positions, so the work is linear in the number of events times their
+    categories — not added × removed (4,000 rows once took 23 s).
+    """
+    buckets: dict[tuple[str, str], deque[int]] = {}
+    for index, event in enumerate(removed):
+        dates = when(event)
+        for category in dict.fromkeys(event.categories):
+            buckets.setdefault((dates, category), deque()).append(index)
+    taken: set[int] = set()
+    pairs: list[tuple[str, str]] = []
+    for event in added:
+        dates, best = when(event), None
+        for category in dict.fromkeys(event.categories):
+            queue = buckets.get((dates, category))
+            while queue and queue[0] in taken:
+                queue.popleft()
+            if queue and (best is None or queue[0] < best):
+                best = queue[0]
+        if best is not None:
+            taken.add(best)
+            pairs.append((event.uid, removed[best].uid))
+    return pairs
 
 
 def suspicious(old: Sequence[Event], new: Sequence[Event]) -> str | None:

@@ -1,39 +1,57 @@
 """The TOML configuration of ``lfx-cal serve``, validated before anything starts.
 
-Every key below is documented in the README and in ``config/example.toml``.
-Unknown keys, wrong types, bad durations and unknown zones raise
-:class:`~scheduler.errors.ConfigError` naming the key and the fix.
+Every key is declared once in :mod:`scheduler.settings` (backend tables in
+:mod:`notifiers.settings`); this module reads a file with those declarations
+into frozen dataclasses. Unknown keys, wrong types, bad durations, unknown
+zones, malformed targets and bad notifier tables raise
+:class:`~scheduler.errors.ConfigError` as ``file: key: problem (fix)``, echoing
+the bad value. Whether the environment can run it (secrets set, database
+reachable, port free) is :mod:`scheduler.preflight`'s job.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from feeds.categories import ROLES, expand
-from feeds.durations import parse_duration
-from feeds.errors import DurationError
+from feeds import filters
 from feeds.meaning import Rules
-from feeds.zones import valid_zone
+from feeds.zones import PROGRAM_ZONE
+from notifiers.config import Problem, Table
 from scheduler.errors import ConfigError
+from scheduler.settings import DEFAULT_DATABASE, SERVICE, SOURCES, SUBSCRIPTIONS, header
 
-DEFAULT_DATABASE = "sqlite:///lfx-cal.sqlite3"
-_CLOCK = re.compile(r"\d{1,2}:\d{2}")
+MAX_FETCH_DEADLINE = dt.timedelta(minutes=10)
+"""``fetch_deadline`` may exceed a short poll interval up to this (then polls just skip)."""
+
+__all__ = [
+    "DEFAULT_DATABASE",
+    "Config",
+    "Service",
+    "Source",
+    "Subscription",
+    "load_config",
+    "parse_config",
+]
 
 
 @dataclass(frozen=True)
 class Service:
-    """``[service]``: where state lives, the program zone, the HTTP listener."""
+    """``[service]``: where state lives, the program zone, the HTTP listener.
+
+    One field per key of :data:`scheduler.settings.SERVICE` (same name).
+    """
 
     database: str = DEFAULT_DATABASE
-    timezone: str = "America/Los_Angeles"
+    timezone: str = PROGRAM_ZONE
     listen: str = "127.0.0.1:8080"
     misfire_grace: dt.timedelta = dt.timedelta(hours=1)
+    public_url: str | None = None
+    """The address people reach the service at (links in messages); None: the listen address."""
     date_deadline_time: dt.time | None = None
     """Local time a date-only close means; None: the end of that day."""
     notice_hour: int = 9
@@ -52,6 +70,8 @@ class Source:
     name: str
     location: str
     poll: dt.timedelta = dt.timedelta(hours=6)
+    fetch_deadline: dt.timedelta = dt.timedelta(seconds=30)
+    """Total time one fetch of a URL may take (connect, headers, body)."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +106,16 @@ class Config:
         raise ConfigError(self.path, "subscriptions", f"no subscription {name!r}", known)
 
 
+_TOP_LEVEL = ("notifiers", "service", "sources", "subscriptions")
+_BUILT_IN = ("console", "recorder")  # backends that need no [notifiers.NAME] table
+
+
 class _Reader:
+    """Reads one file with the registry's declarations; every error names *path*."""
+
     def __init__(self, path: str) -> None:
         self.path = path
+        self.base = Path(path).parent
         # Equal category sets and lead tuples are shared: 10,000 subscriptions
         # with the same filter then hold one frozenset, not 10,000 copies.
         self.shared: dict[object, Any] = {}
@@ -96,166 +123,109 @@ class _Reader:
     def fail(self, key: str, problem: str, fix: str = "") -> ConfigError:
         return ConfigError(self.path, key, problem, fix)
 
-    def keys(self, table: Mapping[str, Any], where: str, allowed: set[str]) -> None:
-        unknown = sorted(set(table) - allowed)
-        if unknown:
-            raise self.fail(
-                f"{where}.{unknown[0]}", "unknown key", f"valid: {', '.join(sorted(allowed))}"
-            )
+    def read(self, table: Table, value: Any, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be a table, not {value!r}", f"write {header(table)}")
+        return table.read(value, where, self.fail)
 
-    def text(
-        self, table: Mapping[str, Any], where: str, key: str, default: str | None = None
-    ) -> str:
-        value = table.get(key, default)
-        if not isinstance(value, str) or not value:
-            raise self.fail(f"{where}.{key}", f"must be a non-empty string, not {value!r}")
-        return value
+    def service(self, value: Any) -> Service:
+        v = self.read(SERVICE, value, "service")
+        from scheduler.schema import anchor_sqlite
 
-    def duration(
-        self, table: Mapping[str, Any], where: str, key: str, default: str
-    ) -> dt.timedelta:
-        try:
-            return parse_duration(table.get(key, default))
-        except DurationError as error:
-            raise self.fail(f"{where}.{key}", str(error)) from None
+        # Every declared key is a field of Service: a new key is one Setting and one field.
+        return Service(**{**v, "database": anchor_sqlite(v["database"], self.base)})
 
-    def service(self, table: Any) -> Service:
-        if not isinstance(table, dict):
-            raise self.fail("service", "must be a table", "write [service]")
-        self.keys(
-            table,
-            "service",
-            {
-                "database",
-                "timezone",
-                "listen",
-                "misfire_grace",
-                "date_deadline_time",
-                "notice_hour",
-            },
-        )
-        zone = self.text(table, "service", "timezone", Service.timezone)
-        if not valid_zone(zone):
-            raise self.fail(
-                "service.timezone",
-                f"unknown time zone {zone!r}",
-                "use an IANA name such as America/Los_Angeles",
-            )
-        listen = self.text(table, "service", "listen", Service.listen)
-        host, _, port = listen.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise self.fail(
-                "service.listen", f"{listen!r} is not host:port", 'e.g. "127.0.0.1:8080"'
-            )
-        return Service(
-            database=self.text(table, "service", "database", DEFAULT_DATABASE),
-            timezone=zone,
-            listen=listen,
-            misfire_grace=self.duration(table, "service", "misfire_grace", "1h"),
-            date_deadline_time=self.clock(table.get("date_deadline_time")),
-            notice_hour=self.hour(table.get("notice_hour", Service.notice_hour)),
-        )
-
-    def clock(self, value: Any) -> dt.time | None:
-        key = "service.date_deadline_time"
-        if value is None:
-            return None
-        fix = 'write "HH:MM" in the program zone, e.g. "17:00", or leave it out (end of day)'
-        if not isinstance(value, str) or not _CLOCK.fullmatch(value):
-            raise self.fail(key, f"{value!r} is not a time of day", fix)
-        hour, minute = (int(part) for part in value.split(":"))
-        if hour > 23 or minute > 59:
-            raise self.fail(key, f"{value!r} is not a time of day", fix)
-        return dt.time(hour, minute)
-
-    def hour(self, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 23:
-            raise self.fail(
-                "service.notice_hour", f"must be an hour 0-23, not {value!r}", "e.g. 9 (09:00)"
-            )
-        return value
-
-    def source(self, index: int, table: Any) -> Source:
+    def source(self, index: int, value: Any) -> Source:
         where = f"sources[{index}]"
-        if not isinstance(table, dict):
-            raise self.fail(where, "must be a table", "write [[sources]]")
-        self.keys(table, where, {"name", "path", "url", "poll"})
-        if ("path" in table) == ("url" in table):
-            raise self.fail(where, "needs exactly one of path or url")
-        location = self.text(table, where, "path" if "path" in table else "url")
-        if "path" in table and not Path(location).is_absolute():
-            location = str((Path(self.path).parent / location).resolve())
-        poll = self.duration(table, where, "poll", "6h")
-        return Source(self.text(table, where, "name"), location, poll)
+        v = self.read(SOURCES, value, where)
+        if (v["path"] is None) == (v["url"] is None):
+            raise self.fail(where, "needs exactly one of path or url", 'e.g. path = "term.md"')
+        location = v["path"] or v["url"]
+        if v["path"] is not None and not Path(location).is_absolute():
+            location = str((self.base / location).resolve())
+        poll, deadline = v["poll"], v["fetch_deadline"]
+        if deadline is None:  # well under the poll interval
+            deadline = min(dt.timedelta(seconds=30), max(poll / 2, dt.timedelta(seconds=1)))
+        elif deadline > max(poll, MAX_FETCH_DEADLINE):
+            raise self.fail(
+                f"{where}.fetch_deadline",
+                f"{value['fetch_deadline']!r} is longer than the poll interval",
+                "make it well under poll, e.g. 30s",
+            )
+        return Source(v["name"], location, poll, deadline)
 
-    def subscription(self, index: int, table: Any, notifiers: Mapping[str, Any]) -> Subscription:
+    def subscription(self, index: int, value: Any, notifiers: Mapping[str, Any]) -> Subscription:
+        from notifiers.settings import check_targets
+
         where = f"subscriptions[{index}]"
-        if not isinstance(table, dict):
-            raise self.fail(where, "must be a table", "write [[subscriptions]]")
-        allowed = {
-            "name",
-            "notifier",
-            "target",
-            "categories",
-            "role",
-            "leads",
-            "changes",
-            "openings",
-        }
-        self.keys(table, where, allowed)
-        notifier = self.text(table, where, "notifier")
-        if notifier not in notifiers and notifier not in {"console", "recorder"}:
+        v = self.read(SUBSCRIPTIONS, value, where)
+        notifier = v["notifier"]
+        if notifier not in notifiers and notifier not in _BUILT_IN:
             raise self.fail(
                 f"{where}.notifier",
                 f"{notifier!r} has no [notifiers.{notifier}] table",
                 "add it, or use console",
             )
-        target = table.get("target", "")
-        targets = (target,) if isinstance(target, str) else target
-        if not isinstance(targets, list | tuple) or not all(isinstance(t, str) for t in targets):
-            raise self.fail(f"{where}.target", "must be a string or a list of strings")
-        categories, role = table.get("categories", []), table.get("role")
-        if not isinstance(categories, list) or (role is not None and role not in ROLES):
-            raise self.fail(
-                f"{where}.categories/role",
-                "categories must be a list; role one of " + ", ".join(ROLES),
-            )
         try:
-            wanted = expand(categories, role) if categories or role else expand([], "admin")
-        except ValueError as error:
-            raise self.fail(f"{where}.categories", str(error)) from None
-        leads = table.get("leads", ["7d", "1d"])
-        if not isinstance(leads, list) or not leads:
-            raise self.fail(f"{where}.leads", "must be a non-empty list", 'e.g. ["7d", "1d", "1h"]')
-        parsed = tuple(self.duration({"lead": lead}, where, "lead", "") for lead in leads)
-        flags = {key: table.get(key, False) for key in ("changes", "openings")}
-        for key, value in flags.items():
-            if not isinstance(value, bool):
-                raise self.fail(f"{where}.{key}", "must be true or false")
-        wanted, parsed = (
-            self.shared.setdefault(wanted, wanted),
-            self.shared.setdefault(parsed, parsed),
-        )
+            targets = check_targets(notifier, v["target"], notifiers.get(notifier, {}))
+        except Problem as problem:
+            raise self.fail(f"{where}.target{problem.at}", problem.problem, problem.fix) from None
+        categories, role = list(v["categories"]), v["role"]
+        wanted = filters.wanted(categories, role) or filters.EVERYTHING
+        leads = v["leads"]
+        wanted, leads = self.shared.setdefault(wanted, wanted), self.shared.setdefault(leads, leads)
         return Subscription(
-            self.text(table, where, "name"), notifier, tuple(targets), wanted, parsed, **flags
+            v["name"], notifier, targets, wanted, leads, v["changes"], v["openings"]
         )
+
+    def notifiers(self, value: Any) -> dict[str, Any]:
+        from notifiers.errors import ConfigError as NotifierConfigError
+        from notifiers.errors import UnknownBackendError
+        from notifiers.registry import check_table
+
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise self.fail("notifiers", "must hold tables such as [notifiers.slack]")
+        for name, table in value.items():
+            try:
+                check_table(name, table, secrets=False)
+            except UnknownBackendError as error:
+                raise self.fail(f"notifiers.{name}", error.problem, error.fix) from None
+            except NotifierConfigError as error:
+                raise self.fail(f"notifiers.{name}.{error.key}", error.problem, error.fix) from None
+        return value
+
+    def unique(self, where: str, names: list[str]) -> None:
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise self.fail(
+                    f"{where}[{index}].name",
+                    f"{name!r} is used twice",
+                    "give each a unique name",
+                )
 
 
 def parse_config(text: str, path: str = "<config>") -> Config:
-    """Validate TOML *text* into a Config; raises ConfigError naming the key and the fix."""
+    """Validate TOML *text* into a Config; raises ConfigError naming the key and the fix.
+
+    Relative paths (sources, a SQLite database) are relative to *path*'s folder.
+    """
     reader = _Reader(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise reader.fail("toml", str(error), "fix the TOML syntax") from None
-    reader.keys(data, "(top level)", {"service", "sources", "subscriptions", "notifiers"})
-    notifiers = data.get("notifiers", {})
-    if not isinstance(notifiers, dict) or not all(isinstance(v, dict) for v in notifiers.values()):
-        raise reader.fail("notifiers", "must hold tables such as [notifiers.slack]")
-    sources = data.get("sources", [])
-    subscriptions = data.get("subscriptions", [])
-    if not isinstance(sources, list) or not isinstance(subscriptions, list):
-        raise reader.fail("sources/subscriptions", "must be arrays of tables", "write [[sources]]")
+    for key in data:
+        if key not in _TOP_LEVEL:
+            raise reader.fail(
+                f"(top level).{key}",
+                f"{key!r} is not one of the valid keys",
+                f"valid: {', '.join(_TOP_LEVEL)}",
+            )
+    notifiers = reader.notifiers(data.get("notifiers", {}))
+    sources, subscriptions = data.get("sources", []), data.get("subscriptions", [])
+    for key, value in (("sources", sources), ("subscriptions", subscriptions)):
+        if not isinstance(value, list):
+            raise reader.fail(key, f"must be an array of tables, not {value!r}", f"write [[{key}]]")
     config = Config(
         path=path,
         service=reader.service(data.get("service", {})),
@@ -265,9 +235,8 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         ),
         notifiers=notifiers,
     )
-    names = [s.name for s in config.sources]
-    if len(set(names)) != len(names):
-        raise reader.fail("sources", "two sources share a name", "give each a unique name")
+    reader.unique("sources", [s.name for s in config.sources])
+    reader.unique("subscriptions", [s.name for s in config.subscriptions])
     return config
 
 

@@ -6,16 +6,33 @@ look; what has been sent lives in the database ledger. Each job is one
 subscriber target, and each delivery is claimed atomically before it is sent and
 marked after. That makes a second daemon on the same PostgreSQL, a restart after
 ``kill -9`` or a re-plan harmless: a claimed or sent key is never sent again.
+
+Every wait is bounded (decisions):
+
+* Polls run in the daemon's own small pool of daemon threads (never asyncio's
+  default pool), one at a time per source. A poll gets its source's
+  ``fetch_deadline`` plus :data:`PARSE_BUDGET`; one that overruns is reported
+  (``/healthz`` says which source is stuck and for how long), later polls of that
+  source are skipped until it ends, and its late result is discarded.
+* ``start(poll_first=False)`` (what ``serve`` uses) schedules the first polls
+  instead of awaiting them, so the HTTP listener is open before any far end is
+  asked anything.
+* A probe every :data:`SWEEP` writes one row and counts overdue deliveries;
+  ``/healthz`` reads only this in-memory :class:`Health`, never the database,
+  so it needs no worker thread and answers while everything else is stuck.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -23,13 +40,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from feeds.meaning import reminder_instant
 from feeds.model import Event, Timeline
+from feeds.public import redact
 from feeds.zones import zone as get_zone
 from notifiers import Notifier
+from notifiers.workers import Workers
+from scheduler.changes import Diff
 from scheduler.config import Config, Source
 from scheduler.delivery import Courier
 from scheduler.metrics import Metrics
 from scheduler.plan import OPENING, REMINDER, TODAY, Job, change_keys, jobs_for, what
-from scheduler.poll import PollResult, poll
+from scheduler.poll import PollResult, describe, poll
 from scheduler.schema import stamp
 from scheduler.snapshot import Snapshot, build_snapshot
 from scheduler.store import Store
@@ -37,6 +57,55 @@ from scheduler.store import Store
 log = logging.getLogger("lfx_cal.daemon")
 SWEEP = dt.timedelta(seconds=15)
 """How often retries and deliveries left by a dead process are picked up."""
+PARSE_BUDGET = 30.0
+"""Seconds a poll may spend beyond its fetch deadline (reading, parsing, comparing)."""
+OVERDUE = dt.timedelta(minutes=10)
+"""A delivery claimable for longer than this and still not done makes ``/healthz`` degraded."""
+PROBE_STALE = 4 * SWEEP.total_seconds()
+"""Seconds without a successful database probe before ``/healthz`` calls it unwritable."""
+
+
+@dataclass
+class SourceHealth:
+    """What ``/healthz`` says about one source (kept in memory by the daemon)."""
+
+    last_success: str | None = None
+    last_error: str | None = None
+    failures: int = 0
+    started: float | None = None
+    """``time.monotonic()`` when the poll in flight began, None when none is."""
+    limit: float = 0.0
+    """Seconds the poll in flight may take."""
+    future: concurrent.futures.Future[PollResult] | None = None
+
+
+@dataclass
+class Health:
+    """The daemon's own view of its health, readable without a thread or the database."""
+
+    sources: dict[str, SourceHealth] = field(default_factory=dict)
+    probed: float | None = None
+    """``time.monotonic()`` of the last successful database write probe."""
+    probe_error: str | None = None
+    overdue: int = 0
+
+    def problems(self, now: float | None = None) -> list[str]:
+        """Why the service is degraded, one short reason each (empty when healthy)."""
+        now = time.monotonic() if now is None else now
+        reasons: list[str] = []
+        for name, state in sorted(self.sources.items()):
+            running = state.future is not None and not state.future.done()
+            if running and state.started is not None and now - state.started > state.limit:
+                reasons.append(f"source {name}: poll stuck for {now - state.started:.0f} s")
+            elif state.last_error:
+                reasons.append(f"source {name}: last poll failed")
+        if self.probe_error:
+            reasons.append(f"database: {self.probe_error}")
+        elif self.probed is not None and now - self.probed > PROBE_STALE:
+            reasons.append(f"database: no successful write for {now - self.probed:.0f} s")
+        if self.overdue:
+            reasons.append(f"deliveries: {self.overdue} overdue")
+        return reasons
 
 
 def utcnow() -> dt.datetime:
@@ -79,10 +148,19 @@ class Daemon:
         self._planned: dict[str, Job] = {}
         self._fired: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.health = Health({s.name: SourceHealth() for s in config.sources})
+        self.overdue_after = OVERDUE
+        self._polls = Workers("poll", max(1, min(4, len(config.sources))))
+        self._probe = Workers("probe", 1)
+        self._probing: concurrent.futures.Future[int] | None = None
 
     # -- life cycle -------------------------------------------------------------------
-    async def start(self) -> None:
-        """Load the last good versions, start the scheduler, poll every source once."""
+    async def start(self, *, poll_first: bool = True) -> None:
+        """Load the last good versions, start the scheduler, poll every source once.
+
+        With *poll_first* false the first polls are scheduled to run at once
+        instead of being awaited (``serve`` opens its listener first).
+        """
         await asyncio.to_thread(self.store.hold, self.owner)  # alive before claiming anything
         if self.store.is_sqlite:  # one process per file: open claims are a crashed run's
             released = await asyncio.to_thread(self.store.release)
@@ -94,33 +172,56 @@ class Daemon:
             last = await asyncio.to_thread(self.store.last_good, source.name)
             if last is not None:
                 self.timelines[source.name] = last[1]
+        for status in await asyncio.to_thread(self.store.source_status):
+            if status.source in self.health.sources:
+                state = self.health.sources[status.source]
+                state.last_success, state.failures = status.last_success, status.failures
+                state.last_error = redact(status.last_error) if status.last_error else None
+        await self.probe()
         self.scheduler.start()
         for source in self.config.sources:
-            await self.poll(source)
+            if poll_first:
+                await self.poll(source)
             self.scheduler.add_job(
                 self._spawn,
                 IntervalTrigger(seconds=source.poll.total_seconds(), timezone=dt.UTC),
                 args=["poll", source.name],
                 id=f"poll|{source.name}",
                 replace_existing=True,
+                **({} if poll_first else {"next_run_time": dt.datetime.now(dt.UTC)}),
             )
-        self.scheduler.add_job(
-            self._spawn,
-            IntervalTrigger(seconds=SWEEP.total_seconds(), timezone=dt.UTC),
-            args=["sweep", ""],
-            id="sweep",
-            replace_existing=True,
-        )
+        for periodic in ("sweep", "probe"):
+            self.scheduler.add_job(
+                self._spawn,
+                IntervalTrigger(seconds=SWEEP.total_seconds(), timezone=dt.UTC),
+                args=[periodic, ""],
+                id=periodic,
+                replace_existing=True,
+            )
         await self.refresh()
 
     async def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM: stop scheduling, let in-flight sends finish, release what was not sent."""
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        """SIGTERM: stop scheduling, let in-flight sends finish, release what was not sent.
+
+        In-flight work gets *timeout* seconds; whatever is still waiting on a far
+        end then is cancelled (its thread is a daemon thread and is abandoned).
+        """
         self.courier.stopping = True
+        if self.scheduler.running:
+            self.scheduler.pause()  # no new jobs; shutdown would cancel the running ones
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
-        released = await asyncio.to_thread(self.store.release, self.owner)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)  # cancels what is still stuck on a far end
+        self._polls.shutdown(wait=False, cancel_futures=True)
+        self._probe.shutdown(wait=False, cancel_futures=True)
+        try:
+            released = await asyncio.wait_for(
+                asyncio.to_thread(self.store.release, self.owner), timeout=timeout / 2
+            )
+        except (TimeoutError, Exception) as error:  # leases expire anyway
+            log.warning("could not release claims on stop: %s", describe(error))
+            return
         if released:
             log.info("released %d claimed deliveries for the next run", released)
 
@@ -138,6 +239,12 @@ class Daemon:
             self._tasks.add(task)
         try:
             await self._run(what, arg)
+        except asyncio.CancelledError:
+            if not self.courier.stopping:
+                raise
+            log.info(
+                "%s %s: still waiting on a far end at stop; its claims are released", what, arg
+            )
         finally:
             if task is not None:
                 self._tasks.discard(task)
@@ -149,6 +256,8 @@ class Daemon:
                 await self.poll(source)
             elif what == "sweep":
                 await self.courier.sweep()
+            elif what == "probe":
+                await self.probe()
             else:
                 self._fired.add(arg)
                 job = self._planned.get(arg)
@@ -157,17 +266,66 @@ class Daemon:
         except Exception:  # a job must never kill the daemon; the ledger keeps the state
             log.exception("%s %s failed", what, arg)
 
+    async def probe(self) -> None:
+        """Write one row and count overdue deliveries; the result feeds ``/healthz``."""
+        health = self.health
+        if self._probing is not None and not self._probing.done():
+            return  # still stuck: /healthz reports the probe as stale
+        future = self._probe.submit(self.store.probe, self.owner, self.clock(), self.overdue_after)
+        self._probing = future
+        try:
+            health.overdue = await asyncio.wait_for(asyncio.wrap_future(future), PROBE_STALE)
+        except TimeoutError:
+            health.probe_error = f"write probe took longer than {PROBE_STALE:g} s"
+            return
+        except Exception as error:  # any failure means "cannot write"
+            problem = f"cannot write ({describe(error)[:160]})"
+            if health.probe_error != problem:
+                log.warning("database health probe failed: %s", problem)
+            health.probe_error = problem
+            return
+        health.probe_error, health.probed = None, time.monotonic()
+
     async def poll(self, source: Source) -> PollResult:
         """Poll one source and, when its dates changed, alert and re-plan."""
+        state = self.health.sources.setdefault(source.name, SourceHealth())
+        if state.future is not None and not state.future.done():
+            stuck = time.monotonic() - (state.started or time.monotonic())
+            log.warning(
+                "source %s: the previous poll is still running (%.0f s)", source.name, stuck
+            )
+            return PollResult(source.name, self.timelines.get(source.name), Diff(), error="busy")
         now = self.clock()
-        result = await asyncio.to_thread(
-            poll, source, self.store, self.config.service.timezone, now
+        budget = source.fetch_deadline.total_seconds() + PARSE_BUDGET
+        future = self._polls.submit(
+            poll, source, self.store, self.config.service.timezone, now, budget=budget
         )
+        state.future, state.started, state.limit = future, time.monotonic(), budget + 5.0
+        try:
+            result = await asyncio.wait_for(asyncio.wrap_future(future), state.limit)
+        except TimeoutError:
+            result = PollResult(
+                source.name,
+                self.timelines.get(source.name),
+                Diff(),
+                error=f"poll did not finish within {state.limit:g} s",
+            )
+            self.metrics.fetch_failures.labels(source.name).inc()
+            state.last_error, state.failures = result.error, state.failures + 1
+            log.warning("source %s: %s", source.name, result.error)
+            return result
+        except Exception as error:  # e.g. the store could not record it
+            result = PollResult(
+                source.name, self.timelines.get(source.name), Diff(), error=describe(error)
+            )
+        state.started = None
         if result.error:
             self.metrics.fetch_failures.labels(source.name).inc()
-            log.warning("source %s: %s", source.name, result.error)
+            state.last_error, state.failures = redact(result.error), state.failures + 1
+            log.warning("source %s: %s", source.name, redact(result.error))
         else:
             self.metrics.last_poll.labels(source.name).set(now.timestamp())
+            state.last_error, state.failures, state.last_success = None, 0, stamp(now)
         if result.timeline is not None:
             self.timelines[source.name] = result.timeline
         if result.diff and not result.first:
@@ -199,12 +357,13 @@ class Daemon:
         timelines = [
             self.timelines[s.name] for s in self.config.sources if s.name in self.timelines
         ]
-        snapshot = build_snapshot(
+        snapshot = await asyncio.to_thread(  # serializes every timeline: not on the loop
+            build_snapshot,
             timelines,
             revisions,
             self.config.service.timezone,
             self.snapshot.modified,
-            rules=self.rules,
+            self.rules,
         )
         if snapshot.version != self.snapshot.version:  # Last-Modified moves with the content
             snapshot = snapshot._replace(modified=self.clock())

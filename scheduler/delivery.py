@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 from urllib.parse import urlencode
 
 from feeds.categories import ROLES
@@ -27,19 +29,40 @@ from notifiers import (
     build_message,
     changed_from,
 )
+from scheduler.config import Config
+from scheduler.metrics import Metrics
 from scheduler.plan import CHANGED, OPENING, REMINDER, TODAY, Job, Key, fan_out
 from scheduler.schema import parse_stamp, stamp
+from scheduler.store import Store
 
-if TYPE_CHECKING:
-    from scheduler.daemon import Daemon
+
+class Daemon(Protocol):
+    """What a Courier reads from the daemon that owns it (:class:`scheduler.daemon.Daemon`).
+
+    Declared here so this module never imports the daemon: calls go one way.
+    """
+
+    config: Config
+    store: Store
+    metrics: Metrics
+    owner: str
+    events: dict[str, Event]
+    clock: Callable[[], dt.datetime]
+
 
 log = logging.getLogger("lfx_cal.delivery")
+_Work = tuple[Key, Message, dt.datetime, int]
+"""One claimed delivery to make: key, message, due instant, attempt number."""
 LEASE = dt.timedelta(minutes=5)
 CHUNK = 50
 LATE_AFTER = dt.timedelta(seconds=5)
 """A reminder sent later than this after its due time is marked late."""
+SLOW_FAILURE = 5.0
+"""Seconds after which a failed send marks its notifier as failing for the rest of a chunk."""
 MAX_ATTEMPTS = 6
 BACKOFF = dt.timedelta(seconds=30)
+MAX_WAIT = dt.timedelta(hours=1)
+"""The longest wait before a retry, whatever a server's Retry-After asks for."""
 
 
 def feed_for(all_feed: str, categories: frozenset[str]) -> str:
@@ -58,18 +81,16 @@ def feed_for(all_feed: str, categories: frozenset[str]) -> str:
     return all_feed + "?" + urlencode([("category", c) for c in sorted(categories)])
 
 
-def _by_subscription(keys: Sequence[Key]) -> list[tuple[str, list[Key]]]:
-    groups: dict[str, list[Key]] = {}
-    for key in keys:
-        groups.setdefault(key.subscription, []).append(key)
-    return list(groups.items())
-
-
 def backoff(attempts: int, retry_after: float | None = None) -> dt.timedelta:
-    """Wait before attempt *attempts* + 1: 30 s, 1 min, 2 min, … (at most 1 h)."""
-    wait: dt.timedelta = min(BACKOFF * 2 ** max(attempts - 1, 0), dt.timedelta(hours=1))
-    if retry_after:
-        wait = max(wait, dt.timedelta(seconds=retry_after))
+    """Wait before attempt *attempts* + 1: 30 s, 1 min, 2 min, … (at most 1 h).
+
+    A server's *retry_after* (seconds) lengthens the wait, up to :data:`MAX_WAIT`;
+    a negative, infinite or absurd value cannot overflow anything.
+    """
+    exponent = min(max(attempts - 1, 0), 16)
+    wait: dt.timedelta = min(BACKOFF * 2**exponent, MAX_WAIT)
+    if retry_after and math.isfinite(retry_after) and retry_after > 0:
+        wait = max(wait, dt.timedelta(seconds=min(retry_after, MAX_WAIT.total_seconds())))
     return wait
 
 
@@ -96,9 +117,11 @@ class Courier:
             return
         keys = fan_out(job, event, self.daemon.config.subscriptions)
         kind = {REMINDER: Kind.REMINDER, TODAY: Kind.TODAY}.get(job.kind, Kind.OPENING)
-        for name, group in _by_subscription(keys):
-            message = self._message(event, kind, lead=job.lead, subscription=name)
-            await self._deliver(group, message, job.due)
+
+        def message(name: str) -> Message:
+            return self._message(event, kind, lead=job.lead, subscription=name)
+
+        await self._deliver(keys, message, job.due)
 
     async def alert(
         self, event: Event, old: Event | None, keys: Sequence[Key], *, removed: bool = False
@@ -111,10 +134,12 @@ class Courier:
         change = None
         if old is not None and not removed:
             change = changed_from(old, event, zone=self.daemon.config.service.timezone)
-        now = self.daemon.clock()
-        for name, group in _by_subscription(keys):
-            message = self._change_message(event, keys[0].instant, change, subscription=name)
-            await self._deliver(group, message, now)
+        what = keys[0].instant
+
+        def message(name: str) -> Message:
+            return self._change_message(event, what, change, subscription=name)
+
+        await self._deliver(keys, message, self.daemon.clock())
 
     async def sweep(self) -> None:
         """Deliver what is due and unclaimed: retries, and keys a dead process left."""
@@ -127,15 +152,16 @@ class Courier:
             rows = await asyncio.to_thread(store.claim_due, owner, claimed_at, LEASE, CHUNK)
             if rows and not await self._present():
                 return
+            work: list[_Work] = []
             for row in rows:
-                if self.stopping or self._lease_spent(claimed_at):
-                    return  # unsent claims are released on stop, or expire and come back
-                key = row.key
-                message = self._for_key(key)
+                message = self._for_key(row.key)
                 if message is None:
-                    await self._mark_failed(key, "the event is no longer in any timeline", None)
+                    await self._mark_failed(row.key, "the event is no longer in any timeline", None)
                     continue
-                await self._send(key, message, parse_stamp(row.due), row.attempts)
+                work.append((row.key, message, parse_stamp(row.due), row.attempts))
+            await self._send_all(work, claimed_at)
+            if self.stopping or self._lease_spent(claimed_at):
+                return  # unsent claims are released on stop, or expire and come back
             if len(rows) < CHUNK:
                 return
 
@@ -205,9 +231,23 @@ class Courier:
         return self._message(event, Kind.REMINDER, lead=lead, subscription=name)
 
     # -- the ledger protocol ----------------------------------------------------------
-    async def _deliver(self, keys: Sequence[Key], message: Message, due: dt.datetime) -> None:
-        """First delivery of one message to *keys*: write, claim and send, chunk by chunk."""
+    async def _deliver(
+        self, keys: Sequence[Key], message_for: Callable[[str], Message], due: dt.datetime
+    ) -> None:
+        """First delivery to *keys*: write, claim and send, chunk by chunk.
+
+        Each subscription gets its own message (``message_for(name)``, built once);
+        the keys of all subscriptions still go out together, one sequence per
+        notifier (see :meth:`_send_all`).
+        """
         store, owner = self.daemon.store, self.daemon.owner
+        messages: dict[str, Message] = {}
+
+        def message(key: Key) -> Message:
+            if key.subscription not in messages:
+                messages[key.subscription] = message_for(key.subscription)
+            return messages[key.subscription]
+
         for start in range(0, len(keys), CHUNK):
             if self.stopping:
                 return
@@ -218,12 +258,42 @@ class Courier:
             claimed = await asyncio.to_thread(store.claim, chunk, owner, claimed_at, LEASE)
             if claimed and not await self._present():
                 return
-            for key in claimed:
-                if self.stopping or self._lease_spent(claimed_at):
-                    break  # released on stop, or the lease expires and the sweep retries
-                await self._send(key, message, due, attempts=1)
+            await self._send_all([(key, message(key), due, 1) for key in claimed], claimed_at)
 
-    async def _send(self, key: Key, message: Message, due: dt.datetime, attempts: int) -> None:
+    async def _send_all(self, work: Sequence[_Work], claimed_at: dt.datetime) -> None:
+        """Send claimed keys: one sequence per notifier, the notifiers side by side.
+
+        A slow or dead far end (an SMTP server that stopped answering) then holds
+        up its own messages only. Within one notifier, once a send has failed
+        transiently after more than :data:`SLOW_FAILURE`, the rest of the chunk
+        for that notifier is not tried in this pass: each is recorded as a failed
+        attempt with the usual backoff, instead of waiting out the same timeout
+        one message at a time.
+        """
+        groups: dict[str, list[_Work]] = {}
+        for item in work:
+            name = self.daemon.config.subscription(item[0].subscription).notifier
+            groups.setdefault(name, []).append(item)
+        await asyncio.gather(*(self._send_group(g, claimed_at) for g in groups.values()))
+
+    async def _send_group(self, work: Sequence[_Work], claimed_at: dt.datetime) -> None:
+        failing: str | None = None
+        for key, message, due, attempts in work:
+            if self.stopping or self._lease_spent(claimed_at):
+                return  # released on stop, or the lease expires and the sweep retries
+            if failing is not None:
+                retry = self.daemon.clock() + backoff(attempts) if attempts < MAX_ATTEMPTS else None
+                await self._mark_failed(key, f"not tried: {failing}", retry)
+                continue
+            started = time.monotonic()
+            error = await self._send(key, message, due, attempts)
+            if error is not None and time.monotonic() - started > SLOW_FAILURE:
+                failing = f"the previous send failed after {time.monotonic() - started:.0f} s"
+
+    async def _send(
+        self, key: Key, message: Message, due: dt.datetime, attempts: int
+    ) -> str | None:
+        """Send one key and record the outcome; returns the error of a transient failure."""
         store, metrics = self.daemon.store, self.daemon.metrics
         now = self.daemon.clock()
         reason = self._too_late(key, due, now)
@@ -231,7 +301,7 @@ class Courier:
             await asyncio.to_thread(store.mark_skipped, [key], now, reason)
             metrics.reminders.labels("skipped").inc()
             log.warning("skipped %s -> %s: %s", key.uid, key.target, reason)
-            return
+            return None
         notifier = self.notifiers[self.daemon.config.subscription(key.subscription).notifier]
         try:
             receipt = await notifier.asend(message, key.target, key="/".join(map(str, key)))
@@ -240,10 +310,15 @@ class Courier:
             if attempts < MAX_ATTEMPTS:
                 retry = self.daemon.clock() + backoff(attempts, error.retry_after)
             await self._mark_failed(key, f"{type(error).__name__}: {error}", retry)
-            return
+            return str(error)
         except DeliveryError as error:
             await self._mark_failed(key, f"{type(error).__name__}: {error}", None)
-            return
+            return None
+        except Exception as error:  # a backend bug must not stop the fan-out
+            log.exception("delivery %s -> %s: unexpected error", key.uid, key.target)
+            retry = self.daemon.clock() + backoff(attempts) if attempts < MAX_ATTEMPTS else None
+            await self._mark_failed(key, f"{type(error).__name__}: {error}"[:500], retry)
+            return str(error)
         late = self.daemon.clock() - due > LATE_AFTER and key.kind != CHANGED
         await asyncio.to_thread(
             store.mark_sent,
@@ -253,6 +328,7 @@ class Courier:
             receipt=receipt.id or receipt.detail,
         )
         metrics.reminders.labels("late" if late else "sent").inc()
+        return None
 
     def _too_late(self, key: Key, due: dt.datetime, now: dt.datetime) -> str | None:
         if key.kind == CHANGED:

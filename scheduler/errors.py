@@ -13,5 +13,7 @@ class ConfigError(SchedulerError, ValueError):
     def __init__(self, path: str, key: str, problem: str, fix: str = "") -> None:
         self.path = path
         self.key = key
+        self.problem = problem
+        self.fix = fix
         text = f"{path}: {key}: {problem}" + (f" ({fix})" if fix else "")
         super().__init__(text)

@@ -145,6 +145,13 @@ def claim(
     return [key for key in dict.fromkeys(keys) if key in got]
 
 
+def overdue(conn: Connection, now: dt.datetime, margin: dt.timedelta) -> int:
+    """Rows that could have been claimed more than *margin* ago and are still not done."""
+    at = stamp(now - margin)
+    query = select(func.count()).select_from(deliveries).where(_D.due <= at, _claimable(at))
+    return int(conn.execute(query).scalar_one())
+
+
 def claim_due(
     conn: Connection, owner: str, now: dt.datetime, lease: dt.timedelta, limit: int
 ) -> list[Delivery]:

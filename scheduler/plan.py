@@ -89,20 +89,25 @@ def jobs_for(
         matching = [s for s in subscriptions if wants(s, event)]
         if not matching:
             continue
-        instant = reminder_instant(event, rules)
-        legacy = legacy_instant(event, rules)
-        if instant > after:
-            for lead in sorted({lead for s in matching for lead in s.leads}, reverse=True):
-                due, _ = reminder_due(event, lead, rules)
-                if due is not None:  # a missed one is still planned: the ledger records it
-                    jobs.append(Job(REMINDER, event.uid, lead, instant, due, legacy))
-        notice = notice_due(event, rules)
-        if notice is not None and notice > after:
-            jobs.append(Job(TODAY, event.uid, dt.timedelta(0), instant, notice))
-        opens, opening = opens_at(event, rules), opening_due(event, rules)
-        wanted = any(s.openings for s in matching)
-        if opens is not None and opening is not None and wanted and opening > after:
-            jobs.append(Job(OPENING, event.uid, dt.timedelta(0), opens, opening))
+        planned: list[Job] = []
+        try:  # a date at the calendar's edge (0001-01-01 minus a lead) plans nothing
+            instant = reminder_instant(event, rules)
+            legacy = legacy_instant(event, rules)
+            if instant > after:
+                for lead in sorted({lead for s in matching for lead in s.leads}, reverse=True):
+                    due, _ = reminder_due(event, lead, rules)
+                    if due is not None:  # a missed one is still planned: the ledger records it
+                        planned.append(Job(REMINDER, event.uid, lead, instant, due, legacy))
+            notice = notice_due(event, rules)
+            if notice is not None and notice > after:
+                planned.append(Job(TODAY, event.uid, dt.timedelta(0), instant, notice))
+            opens, opening = opens_at(event, rules), opening_due(event, rules)
+            wanted = any(s.openings for s in matching)
+            if opens is not None and opening is not None and wanted and opening > after:
+                planned.append(Job(OPENING, event.uid, dt.timedelta(0), opens, opening))
+        except OverflowError:
+            continue
+        jobs.extend(planned)
     jobs.sort(key=lambda job: (job.due, job.id))
     return jobs
 
@@ -115,7 +120,10 @@ def skipped_leads(
     for event in events:
         leads = {lead for s in subscriptions if wants(s, event) for lead in s.leads}
         for lead in sorted(leads, reverse=True):
-            due, reason = reminder_due(event, lead, rules)
+            try:
+                due, reason = reminder_due(event, lead, rules)
+            except OverflowError:  # a date at the calendar's edge: jobs_for plans nothing
+                continue
             if due is None:
                 skipped.append((event, lead, reason))
     return skipped

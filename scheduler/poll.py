@@ -4,18 +4,40 @@ Blocking (network, database); the daemon runs it in a worker thread. An outage
 never replaces the last good version: a failed fetch, an HTML page, a vanished
 timeline or a document that lost most of its rows is recorded as a failure and
 the previous events stay in force.
+
+Decisions:
+
+* **Unchanged content is not parsed again.** The digest (of the program zone
+  and the text) is compared with the last good version's before parsing; an
+  unchanged local file or an unchanged HTTP body costs one hash.
+* **A version saved before written zones were kept is read once more.** The
+  zone each time was written in (the printed day of an all-day span) is saved
+  next to the JSON contract; :data:`READING` is part of the digest, so an
+  unchanged document whose stored version predates it is parsed again once
+  and saved with its zones (its events compare equal: no change alerts).
+* **Any exception of reading, parsing or comparing is a recorded failure** (not
+  only FeedError: an OverflowError or RecursionError from a hostile document
+  must not stop the daemon). Messages are passed through
+  :func:`feeds.public.redact`, so no credential or token reaches the store,
+  ``/healthz`` or the log.
+* **A budget.** Fetching has its own total deadline (``fetch_deadline``); the
+  whole poll has ``budget`` seconds. A thread cannot be interrupted, so a poll
+  that overran is still allowed to finish but its result is discarded and
+  recorded as a failure; the daemon meanwhile reports the poll as stuck.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from dataclasses import replace
 from typing import NamedTuple
 
-from feeds.errors import FeedError, SourceError
+from feeds.errors import FeedError
 from feeds.load import parse_document
 from feeds.model import Timeline
+from feeds.public import redact
 from feeds.sources import Document, fetch_if_changed, read
 from scheduler.changes import Diff, canonical, diff, suspicious, when
 from scheduler.config import Source
@@ -42,12 +64,39 @@ def _document(source: Source, store: Store) -> tuple[Document | None, str | None
         source.location,
         etag=status.etag if status else None,
         last_modified=status.last_modified if status else None,
+        deadline=source.fetch_deadline.total_seconds(),
     )
     return fetched.document, fetched.etag, fetched.last_modified
 
 
-def poll(source: Source, store: Store, zone: str, now: dt.datetime) -> PollResult:
-    """Poll *source* once and record the outcome in *store*."""
+READING = "written-zones"
+"""What a saved version holds besides the JSON contract (see the module docstring)."""
+
+
+def content_digest(text: str, zone: str) -> str:
+    """The identity of a version: its text as read in *zone*, by this reading (:data:`READING`)."""
+    return hashlib.sha256(f"{READING}\0{zone}\0{text}".encode()).hexdigest()
+
+
+def describe(error: BaseException) -> str:
+    """One line about a failure, without credentials (FeedErrors already say what to fix)."""
+    text = str(error) if isinstance(error, FeedError) else f"{type(error).__name__}: {error}"
+    return redact(text)[:500]
+
+
+class _Failed(Exception):
+    """A poll's own verdict that the new version must not be used."""
+
+
+def poll(
+    source: Source, store: Store, zone: str, now: dt.datetime, *, budget: float | None = None
+) -> PollResult:
+    """Poll *source* once and record the outcome in *store*.
+
+    *budget* (seconds) bounds the whole poll: a result that arrives later is
+    recorded as a failure instead of being used.
+    """
+    started = time.monotonic()
     last = store.last_good(source.name)
     current = last[1] if last else None
     try:
@@ -55,24 +104,27 @@ def poll(source: Source, store: Store, zone: str, now: dt.datetime) -> PollResul
         if document is None:
             store.record_fetch(source.name, now, etag=etag, last_modified=modified)
             return PollResult(source.name, current, Diff())
+        digest = content_digest(document.text, zone)
+        if last is not None and last[0] == digest:
+            store.record_fetch(source.name, now, etag=etag, last_modified=modified)
+            return PollResult(source.name, current, Diff())
         timeline = parse_document(document, zone=zone)
-    except (FeedError, SourceError, ValueError) as error:
-        store.record_fetch(source.name, now, error=str(error))
-        return PollResult(source.name, current, Diff(), error=str(error))
-    digest = hashlib.sha256(document.text.encode()).hexdigest()
-    if last is not None and last[0] == digest:
-        store.record_fetch(source.name, now, etag=etag, last_modified=modified)
-        if current is not None:  # a version saved before written zones were kept
-            current = _zones_from(current, timeline)
-        return PollResult(source.name, current, Diff())
-    aliases = store.aliases()
-    events = canonical(timeline.events, aliases)
-    old = current.events if current else ()
-    problem = suspicious(old, events)
-    if problem:
-        store.record_fetch(source.name, now, error=problem)
-        return PollResult(source.name, current, Diff(), error=problem)
-    changes = diff(old, events) if current else Diff()
+        events = canonical(timeline.events, store.aliases())
+        old = current.events if current else ()
+        problem = suspicious(old, events)
+        if problem:
+            raise _Failed(problem)
+        changes = diff(old, events) if current else Diff()
+        elapsed = time.monotonic() - started
+        if budget is not None and elapsed > budget:
+            raise _Failed(
+                f"reading took {elapsed:.0f} s, more than its budget of {budget:g} s; "
+                "keeping the last good version (is the document huge or hostile?)"
+            )
+    except Exception as error:  # any failure keeps the last good version
+        text = str(error) if isinstance(error, _Failed) else describe(error)
+        store.record_fetch(source.name, now, error=text)
+        return PollResult(source.name, current, Diff(), error=text)
     for new_uid, old_uid in changes.renamed:
         store.add_alias(new_uid, old_uid)
     if changes.renamed:
@@ -82,15 +134,6 @@ def poll(source: Source, store: Store, zone: str, now: dt.datetime) -> PollResul
     store.record_changes(_records(source.name, changes, now))
     store.record_fetch(source.name, now, etag=etag, last_modified=modified)
     return PollResult(source.name, timeline, changes, first=current is None)
-
-
-def _zones_from(current: Timeline, parsed: Timeline) -> Timeline:
-    """*current* with the written zones of the same rows (by line) of *parsed*."""
-    zones = {e.line: e.zones for e in parsed.events}
-    return replace(
-        current,
-        events=tuple(replace(e, zones=zones.get(e.line, e.zones)) for e in current.events),
-    )
 
 
 def _records(source: str, changes: Diff, now: dt.datetime) -> list[ChangeRecord]:

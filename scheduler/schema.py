@@ -7,6 +7,7 @@ and compares the same way on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -24,11 +25,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
+from feeds.formats import INSTANT, instant_text, parse_instant
 from scheduler.errors import ConfigError
 
-STAMP = "%Y-%m-%dT%H:%M:%SZ"
+STAMP = INSTANT
 
 metadata = MetaData()
 
@@ -118,6 +120,14 @@ deliveries = Table(
     Index("ix_deliveries_status_due", "status", "due"),
 )
 
+probes = Table(
+    "probes",
+    metadata,
+    Column("owner", Text, primary_key=True),
+    Column("at", Text, nullable=False),
+)
+"""One row per daemon, rewritten by its health probe: proof that the database takes writes."""
+
 KEY_COLUMNS = ("subscription", "kind", "uid", "lead_s", "instant", "target")
 """The columns of a :class:`DeliveryKey`, in order."""
 
@@ -180,16 +190,12 @@ def stamp(value: dt.datetime) -> str:
 
     Raises ``ValueError`` for a naive datetime.
     """
-    if not isinstance(value, dt.datetime):
-        raise TypeError(f"expected a datetime, got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()}: give a timezone (UTC)")
-    return value.astimezone(dt.UTC).strftime(STAMP)
+    return instant_text(value)
 
 
 def parse_stamp(text: str) -> dt.datetime:
     """Read a stored ``YYYY-MM-DDTHH:MM:SSZ`` instant as an aware UTC datetime."""
-    return dt.datetime.strptime(text, STAMP).replace(tzinfo=dt.UTC)
+    return parse_instant(text)
 
 
 def key_of(row: Any) -> DeliveryKey:
@@ -220,7 +226,12 @@ _KEY = "service.database"
 _FIX = "use sqlite:///path/to/lfx-cal.db or postgresql://user:password@host/dbname"
 
 
-def _parse_url(url: str) -> URL:
+def parse_database_url(url: str) -> URL:
+    """Parse a database URL: SQLite or PostgreSQL (psycopg 3), the one place that decides.
+
+    Raises :class:`~scheduler.errors.ConfigError` for a URL that cannot be parsed
+    or names another database.
+    """
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
@@ -233,6 +244,31 @@ def _parse_url(url: str) -> URL:
         problem = f"unsupported database {parsed.get_backend_name()!r}"
         raise ConfigError("<database>", _KEY, problem, _FIX)
     return parsed
+
+
+def anchor_sqlite(url: str, base: Path) -> str:
+    """*url* with a relative SQLite path made absolute against *base* (the config's folder).
+
+    Other URLs (PostgreSQL, in-memory SQLite) come back unchanged.
+    """
+    parsed = parse_database_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return url
+    if database.startswith("file:") or Path(database).is_absolute():
+        return url
+    anchored = parsed.set(database=str((base / database).resolve()))
+    if parsed.drivername == "sqlite":
+        return f"sqlite:///{anchored.database}" + url[len(f"sqlite:///{database}") :]
+    return anchored.render_as_string(hide_password=False)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite *url* (None for PostgreSQL or an in-memory database)."""
+    parsed = parse_database_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -259,6 +295,22 @@ def _engine(parsed: URL) -> Engine:
     return engine
 
 
+def probe_engine(engine: Engine) -> Engine:
+    """An engine on *engine*'s database that opens a new connection for every use.
+
+    A health probe must see what the next connection would: an SQLite file made
+    immutable still takes writes through connections opened before, and a
+    PostgreSQL server that went away may not have broken the pooled ones yet.
+    An in-memory SQLite database has only its one connection: *engine* itself.
+    """
+    if isinstance(engine.pool, StaticPool):
+        return engine
+    fresh = create_engine(engine.url, poolclass=NullPool)
+    if fresh.dialect.name == "sqlite":
+        event.listen(fresh, "connect", _sqlite_pragmas)
+    return fresh
+
+
 def open_engine(url: str) -> tuple[str, Engine]:
     """An engine for *url* and its display form (password masked).
 
@@ -266,5 +318,5 @@ def open_engine(url: str) -> tuple[str, Engine]:
     5 s busy timeout. Raises :class:`~scheduler.errors.ConfigError` for a URL
     that cannot be parsed or names an unsupported database or driver.
     """
-    parsed = _parse_url(url)
+    parsed = parse_database_url(url)
     return parsed.render_as_string(hide_password=True), _engine(parsed)

@@ -16,13 +16,14 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from feeds.ical import Revision
 from feeds.jsonout import timeline_dict, timeline_from_dict
 from feeds.model import Timeline
+from feeds.public import sane_timeline
 from scheduler import ledger
 from scheduler.presence import Presence, release_orphans
 from scheduler.schema import (
@@ -35,6 +36,8 @@ from scheduler.schema import (
     metadata,
     open_engine,
     parse_stamp,
+    probe_engine,
+    probes,
     revisions,
     settings,
     source_status,
@@ -68,6 +71,7 @@ class Store:
         self.url, self._engine = open_engine(url)
         self.is_sqlite: bool = self._engine.dialect.name == "sqlite"
         self._presence: Presence | None = None
+        self._probe_engine: Engine | None = None
         for attempt in range(3):  # two daemons creating the tables at once may collide
             try:
                 metadata.create_all(self._engine, checkfirst=True)
@@ -81,6 +85,8 @@ class Store:
         """Close every pooled connection (and end the presence session)."""
         if self._presence is not None:
             self._presence.close()
+        if self._probe_engine is not None and self._probe_engine is not self._engine:
+            self._probe_engine.dispose()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -100,7 +106,12 @@ class Store:
     # sources / versions
 
     def last_good(self, source: str) -> tuple[str, Timeline] | None:
-        """``(digest, timeline)`` of the newest saved version of *source*, or None."""
+        """``(digest, timeline)`` of the newest saved version of *source*, or None.
+
+        The timeline passes :func:`feeds.public.sane_timeline` like a fresh parse,
+        so a version saved by an older release cannot bring back control
+        characters or calendar-edge dates.
+        """
         query = (
             select(versions.c.digest, versions.c.timeline_json)
             .where(versions.c.source == source)
@@ -112,7 +123,8 @@ class Store:
         if row is None:
             return None
         data = json.loads(row.timeline_json)
-        return row.digest, with_zones(timeline_from_dict(data), data.get("zones", {}))
+        timeline = with_zones(timeline_from_dict(data), data.get("zones", {}))
+        return row.digest, sane_timeline(timeline)
 
     def save_version(self, source: str, digest: str, timeline: Timeline, at: dt.datetime) -> None:
         """Save a successfully parsed version (nothing happens if it is the newest already)."""
@@ -342,6 +354,23 @@ class Store:
         """Ledger rows, newest due first."""
         with self._engine.connect() as conn:
             return ledger.listing(conn, statuses, limit)
+
+    def probe(self, owner: str, now: dt.datetime, margin: dt.timedelta) -> int:
+        """Health probe: write one small row (raises when the database takes no writes).
+
+        It uses a new connection (:func:`~scheduler.schema.probe_engine`). Returns
+        the number of deliveries overdue by more than *margin*.
+        """
+        if self._probe_engine is None:
+            self._probe_engine = probe_engine(self._engine)
+        values = {"owner": owner[:200], "at": stamp(now)}
+        statement = self._insert()(probes).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[probes.c.owner], set_={"at": values["at"]}
+        )
+        with self._probe_engine.begin() as conn:
+            conn.execute(statement)
+            return ledger.overdue(conn, now, margin)
 
     def counts(self) -> dict[str, int]:
         """Number of ledger rows per status."""

@@ -10,9 +10,12 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from feeds.formats import document_time
 
 
 def free_port() -> int:
@@ -23,7 +26,7 @@ def free_port() -> int:
 
 def minute(instant: dt.datetime) -> str:
     """An instant as a term document writes it (whole minutes, UTC)."""
-    return instant.astimezone(dt.UTC).strftime("%a, %b %d, %Y %H:%M UTC")
+    return document_time(instant)
 
 
 def ceil_minute(instant: dt.datetime) -> dt.datetime:
@@ -65,10 +68,17 @@ class Daemon:
         wait_for(self.healthy, 20, f"daemon on {self.port} never became healthy: {self.output()}")
         return self
 
+    def health(self) -> dict[str, object]:
+        """The /healthz body, whether it came with 200 or 503."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as r:
+                return dict(json.load(r))
+        except urllib.error.HTTPError as error:
+            return dict(json.load(error))
+
     def healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
-                return bool(json.load(r)["status"] in {"ok", "degraded"})
+            return self.health()["status"] in {"ok", "degraded"}
         except OSError:
             assert self.process is not None and self.process.poll() is None, self.output()
             return False

@@ -45,12 +45,12 @@ def test_defaults_when_nearly_empty() -> None:
         ),
         (
             "[[subscriptions]]\nname = 's'\nnotifier = 'console'\nrole = 'wizard'\n",
-            "subscriptions[0].categories/role",
+            "subscriptions[0].role",  # was "categories/role"; issue 12: name the key
             "mentee",
         ),
         (
             "[[subscriptions]]\nname = 's'\nnotifier = 'console'\nleads = ['1x']\n",
-            "subscriptions[0].lead",
+            "subscriptions[0].leads[0]",  # was ".lead"; issue 12: name the key and item
             "duration",
         ),
         (

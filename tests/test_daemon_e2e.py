@@ -83,8 +83,8 @@ def test_reminders_survive_kill_and_follow_a_moved_deadline(tmp_path: Path) -> N
     with FakeSlack() as slack:
         t0 = dt.datetime.now(dt.UTC)
         deadline = ceil_minute(t0 + dt.timedelta(seconds=45))
-        mail_due = t0 + dt.timedelta(seconds=8)
-        slack_due = t0 + dt.timedelta(seconds=18)
+        mail_due = t0 + dt.timedelta(seconds=6)
+        slack_due = t0 + dt.timedelta(seconds=15)
         term = tmp_path / "term.md"
         write_term(term, [("Mentee Applications Close", deadline)])
         config = tmp_path / "lfx-cal.toml"
@@ -129,9 +129,17 @@ def test_reminders_survive_kill_and_follow_a_moved_deadline(tmp_path: Path) -> N
                 daemon.output,
             )
             new_mail_due = mail_due + dt.timedelta(minutes=1)
-            sleep_until(new_mail_due + dt.timedelta(seconds=6))
-            final = subjects(handler)
+            sleep_until(new_mail_due)
             close = "Mentee applications close"
+            wait_for(
+                lambda: (
+                    sum(n for (_, s), n in subjects(handler).items() if s.startswith(close)) >= 4
+                ),
+                20,
+                daemon.output,
+            )
+            time.sleep(2)  # time for a duplicate to show up, if there were one
+            final = subjects(handler)
             reminders = [r for (r, s), n in final.items() for _ in range(n) if s.startswith(close)]
             assert sorted(reminders) == sorted(["ada@example.org", "bob@example.org"] * 2)
             per_recipient = Counter(r for (r, _), n in final.items() for _ in range(n))

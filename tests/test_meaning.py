@@ -23,6 +23,7 @@ from feeds.written import attach_zones
 from lfx_cal.cli import cli
 from scheduler.config import Subscription
 from scheduler.plan import OPENING, REMINDER, TODAY, jobs_for, skipped_leads
+from tests._daemon import free_port
 
 LA = Rules("America/Los_Angeles")
 DAY, HOUR = dt.timedelta(days=1), dt.timedelta(hours=1)
@@ -126,9 +127,10 @@ def test_check_says_which_leads_were_skipped_and_why(tmp_path: Path) -> None:
         "| First Stipend Payments | Wed, Jul 15, 2099 |\n"
     )
     (tmp_path / "c.toml").write_text(
+        f'[service]\nlisten = "127.0.0.1:{free_port()}"\n'  # check verifies the port is free
         '[[sources]]\nname = "t"\npath = "t.md"\n'
-        '[[subscriptions]]\nname = "money"\nnotifier = "console"\ncategories = ["stipend"]\n'
-        'leads = ["7d", "1h"]\n'
+        '[[subscriptions]]\nname = "money"\nnotifier = "console"\ntarget = "stdout"\n'
+        'categories = ["stipend"]\nleads = ["7d", "1h"]\n'
     )
     result = CliRunner().invoke(cli, ["check", "--config", str(tmp_path / "c.toml")])
     assert result.exit_code == 0, result.output

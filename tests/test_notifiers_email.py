@@ -241,12 +241,26 @@ def test_data_reply_4xx_and_5xx(plain: LoopbackController, handler: Handler) -> 
 def test_connection_dropped_mid_batch_reconnects(
     plain: LoopbackController, handler: Handler
 ) -> None:
-    handler.drop_data = {3}
+    handler.drop_data = {3}  # the third message's body goes out, then the reply is lost
     targets = [f"r{i}@example.net" for i in range(6)]
     outcomes = notifier(plain.port, security="none").send_many(MESSAGE, targets)
-    assert all(o.ok for o in outcomes), outcomes
-    assert sorted(m.rcpt_tos[0] for m in handler.messages) == targets
+    assert [o.ok for o in outcomes] == [True, True, False, True, True, True], outcomes
+    error = outcomes[2].error
+    assert isinstance(error, TransientError) and "may have been delivered" in str(error)
+    assert handler.data_count == 6  # the unacknowledged message was not sent again
+    assert sorted(m.rcpt_tos[0] for m in handler.messages) == targets[:2] + targets[3:]
     assert handler.connections == 2
+
+
+def test_lost_data_replies_never_resend_within_a_batch(
+    plain: LoopbackController, handler: Handler
+) -> None:
+    handler.drop_from = 1  # every message body goes out, every final reply is lost
+    targets = [f"r{i}@example.net" for i in range(3)]
+    outcomes = notifier(plain.port, security="none", reconnects=2).send_many(MESSAGE, targets)
+    assert not any(o.ok for o in outcomes)
+    assert all(isinstance(o.error, TransientError) for o in outcomes)
+    assert handler.data_count == 3  # one copy per recipient, not reconnects + 1 each
 
 
 def test_server_that_keeps_dropping_fails_the_rest_transiently(

@@ -7,11 +7,13 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from lfx_cal.cli import cli
+from tests._daemon import free_port
 from tests.conftest import ROOT
 
 CONFIG = """
 [service]
 database = "sqlite:///{db}"
+listen = "127.0.0.1:{port}"
 [[sources]]
 name = "example"
 path = "{doc}"
@@ -34,6 +36,7 @@ def write(tmp_path: Path, **extra: str) -> Path:
             db=(tmp_path / "s.db").as_posix(),
             doc=(ROOT / "config" / "example-term.md").as_posix(),
             missing=(tmp_path / "nope.md").as_posix(),
+            port=free_port(),  # check verifies the port is free: never a shared one
         )
         + "".join(f"{k} = {v}\n" for k, v in extra.items())
     )

@@ -10,13 +10,18 @@ re-planned under the new key.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import hashlib
 from pathlib import Path
 
+from feeds.load import parse_document
+from feeds.sources import read
 from notifiers import RecorderNotifier
-from scheduler.config import parse_config
+from scheduler.config import Source, parse_config
 from scheduler.daemon import Daemon
 from scheduler.plan import REMINDER
+from scheduler.poll import content_digest, poll
 from scheduler.schema import DeliveryKey
 from scheduler.store import Store
 
@@ -141,3 +146,39 @@ def test_rows_this_model_wrote_are_never_carried_over(tmp_path: Path) -> None:
         move = (REMINDER, UID, WEEK, NEW_KEY, OLD_KEY)
         assert store.carry_over([move], at("2031-05-27T00:00")) == (0, 0)
         assert [d.key for d in store.deliveries()] == [mine]
+
+
+ZONED = """# Term 02 - 2031 June - August
+
+### Timeline
+
+| Activity | Dates |
+|---|---|
+| Mentee Applications Open | Mon, Aug 4, 2031 00:00 UTC – Tue, Aug 19, 2031 5PM PDT |
+"""
+
+
+def test_a_version_stored_before_written_zones_is_read_once_more(tmp_path: Path) -> None:
+    """An unchanged document whose stored version has no written zones is parsed again."""
+    doc = tmp_path / "term.md"
+    doc.write_text(ZONED)
+    zone = "America/Los_Angeles"
+    parsed = parse_document(read(str(doc)), zone=zone)
+    assert any(e.zones != (None, None) for e in parsed.events)
+    bare = dataclasses.replace(
+        parsed, events=tuple(dataclasses.replace(e, zones=(None, None)) for e in parsed.events)
+    )
+    old_digest = hashlib.sha256(f"{zone}\0{ZONED}".encode()).hexdigest()  # the digest before
+    assert old_digest != content_digest(ZONED, zone)
+    now = at("2031-07-01T00:00:00")
+    with Store(f"sqlite:///{(tmp_path / 's.db').as_posix()}") as store:
+        store.save_version("t", old_digest, bare, now)
+        result = poll(Source("t", str(doc)), store, zone, now)
+        assert result.error is None and not result.first
+        assert not (result.diff.added or result.diff.removed or result.diff.moved)
+        last = store.last_good("t")
+        assert last is not None and last[0] == content_digest(ZONED, zone)
+        assert [e.zones for e in last[1].events] == [e.zones for e in parsed.events]
+        # read once: the next poll of the same text parses nothing and changes nothing
+        again = poll(Source("t", str(doc)), store, zone, now)
+        assert again.timeline == last[1] and not again.diff.moved

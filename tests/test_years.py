@@ -147,3 +147,18 @@ def test_one_wrong_weekday_moves_no_other_row_and_is_warned(
     assert got[:wrong] + got[wrong + 1 :] == want[:wrong] + want[wrong + 1 :]
     assert got[wrong][4:] == want[wrong][4:]
     assert {w.line for w in timeline.warnings} == {timeline.events[wrong].line}
+
+
+def test_attention_names_past_terms_and_years_chosen_against_weekdays() -> None:
+    from feeds.attention import attention
+
+    text = _table(["Mon, May 3", "Sat, June 7", "Tue, July 13"], title="# Term 02 - 2027")
+    timeline = parse_markdown(text, "t.md")
+    before = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+    (weekday,) = attention(timeline, before, "America/Los_Angeles")
+    assert "1 row(s)" in weekday and "lines 8" in weekday
+    after = dt.datetime(2027, 7, 14, 12, tzinfo=dt.UTC)  # July 13 is over in Los Angeles
+    past, _ = attention(timeline, after, "America/Los_Angeles")
+    assert "all 3 events" in past and "no reminder will be planned" in past
+    during = dt.datetime(2027, 7, 13, 20, tzinfo=dt.UTC)  # still July 13 in Los Angeles
+    assert len(attention(timeline, during, "America/Los_Angeles")) == 1

@@ -4,7 +4,8 @@ What it sees must be what ``show --format json`` says — days, instants, length
 companions — with all-day spans on the days the document prints. Read: every
 fixture document's export, the edge cases below, and every calendar the other
 tests built earlier in the same run (the file name sorts last so that a full
-run has them all; see ``tests/_icaljs.py``).
+run has them all; under pytest-xdist, all those its worker built; see
+``tests/_icaljs.py``).
 """
 
 from __future__ import annotations

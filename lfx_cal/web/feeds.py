@@ -56,25 +56,58 @@ class Rendered(NamedTuple):
     not_modified: Mapping[str, str]
 
 
-class LRU(Generic[K, V]):
-    """A small least-recently-used cache; ``get`` builds a missing value once."""
+CACHE_BYTES = 32 * 1024 * 1024
+"""Bytes of rendered feeds kept (every distinct ``?alarms=`` value is one entry)."""
 
-    def __init__(self, size: int = CACHE_SIZE) -> None:
+
+class LRU(Generic[K, V]):
+    """A least-recently-used cache bounded in entries and, with *weigh*, in bytes.
+
+    ``get`` builds a missing value once; ``peek``/``put`` let a caller build it
+    elsewhere (off the event loop).
+    """
+
+    def __init__(
+        self,
+        size: int = CACHE_SIZE,
+        *,
+        max_bytes: int | None = None,
+        weigh: Callable[[V], int] | None = None,
+    ) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self.weigh = weigh
+        self.bytes = 0
         self._items: OrderedDict[K, V] = OrderedDict()
+
+    def peek(self, key: K) -> V | None:
+        """The cached value of *key* (marked recently used), or None."""
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> V:
+        """Store *value*, evicting the least recently used entries beyond the bounds."""
+        old = self._items.pop(key, None)
+        if old is not None and self.weigh is not None:
+            self.bytes -= self.weigh(old)
+        self._items[key] = value
+        if self.weigh is not None:
+            self.bytes += self.weigh(value)
+        while len(self._items) > 1 and (
+            len(self._items) > self.size
+            or (self.max_bytes is not None and self.bytes > self.max_bytes)
+        ):
+            _key, evicted = self._items.popitem(last=False)
+            if self.weigh is not None:
+                self.bytes -= self.weigh(evicted)
+        return value
 
     def get(self, key: K, build: Callable[[], V]) -> V:
         """The cached value of *key*, building and storing it on a miss."""
-        try:
-            value = self._items[key]
-        except KeyError:
-            value = build()
-            self._items[key] = value
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
-            return value
-        self._items.move_to_end(key)
-        return value
+        value = self.peek(key)
+        return self.put(key, build()) if value is None else value
 
     def __len__(self) -> int:
         return len(self._items)
@@ -98,11 +131,15 @@ def parse_query(name: str, categories: Iterable[str], alarms: str | None) -> Fee
         if category not in CATEGORIES:
             raise QueryError(f"unknown category; choose from {', '.join(CATEGORIES)}")
     leads: tuple[timedelta, ...] = ()
+    if alarms and len(alarms) > 200:
+        raise QueryError(f"at most {MAX_ALARMS} alarms of up to 8w each")
     if alarms:
         try:
             leads = parse_durations(alarms)
         except DurationError:
             raise QueryError("bad alarms; write durations such as alarms=7d,1d") from None
+    if len(leads) > MAX_ALARMS * 4:
+        raise QueryError(f"at most {MAX_ALARMS} alarms of up to 8w each")
     seconds = sorted({int(lead.total_seconds()) for lead in leads}, reverse=True)
     if len(seconds) > MAX_ALARMS or any(s > MAX_ALARM.total_seconds() for s in seconds):
         raise QueryError(f"at most {MAX_ALARMS} alarms of up to 8w each")

@@ -78,17 +78,15 @@ def content_security_policy() -> str:
 def deadlines(snapshot: Snapshot) -> tuple[Deadline, ...]:
     """Every event of the snapshot, ordered by when it is passed (:func:`feeds.meaning.over_at`)."""
     rules = snapshot.meaning
-    rows = [
-        Deadline(
-            over_at(event, rules),
-            event,
-            timeline,
-            tuple(n.message for n in timeline.warnings if n.line == event.line),
-            reminder_instant(event, rules),
-        )
-        for timeline in snapshot.timelines
-        for event in timeline.events
-    ]
+    rows = []
+    for timeline in snapshot.timelines:
+        for event in timeline.events:
+            try:
+                over, at = over_at(event, rules), reminder_instant(event, rules)
+            except OverflowError:  # a date at the calendar's edge: no row rather than no page
+                continue
+            notes = tuple(n.message for n in timeline.warnings if n.line == event.line)
+            rows.append(Deadline(over, event, timeline, notes, at))
     return tuple(sorted(rows, key=lambda r: (r.instant, r.timeline.term.id, r.event.title)))
 
 

@@ -4,18 +4,28 @@
 ``state.snapshot`` is read once per request (the daemon swaps it atomically);
 everything a response is built from is cached per ``snapshot.version``, so a
 request costs a dictionary lookup and a header comparison.
+
+Feeds, the page and the JSON are rendered off the event loop, in a small pool
+of their own; feeds are kept in a cache bounded in bytes
+(:data:`~lfx_cal.web.feeds.CACHE_BYTES`); requests for the same response that
+arrive while it renders wait for that one rendering. Every response of the app,
+errors and 404s included, carries ``X-Content-Type-Options: nosniff`` and a
+``Cache-Control``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.metrics import Counter
 
 from lfx_cal.web.feeds import (
+    CACHE_BYTES,
     LRU,
     FeedQuery,
     QueryError,
@@ -28,6 +38,7 @@ from lfx_cal.web.feeds import (
 )
 from lfx_cal.web.page import Deadline, content_security_policy, deadlines, passed, render_page
 from lfx_cal.web.sources import timelines_json
+from notifiers.workers import Workers
 from scheduler.metrics import Metrics
 from scheduler.snapshot import Snapshot
 
@@ -68,7 +79,11 @@ class FeedServer:
         self.state = state
         self.base_url = base_url
         self.names: LRU[str, dict[str, str]] = LRU(8)
-        self.feeds: LRU[tuple[str, FeedQuery], Rendered] = LRU()
+        self.feeds: LRU[tuple[str, FeedQuery], Rendered] = LRU(
+            max_bytes=CACHE_BYTES, weigh=lambda item: len(item.body)
+        )
+        self._rendering: dict[tuple[int, object], asyncio.Future[Rendered]] = {}
+        self._renderer = Workers("render", 2)
         self.rows: LRU[str, tuple[Deadline, ...]] = LRU(8)
         self.pages: LRU[tuple[str, int], Rendered] = LRU(16)
         self.api: LRU[str, Rendered] = LRU(8)
@@ -117,8 +132,40 @@ class FeedServer:
                 return self.error(400, str(problem), name)
         else:
             key = FeedQuery(name)
-        item = self.feeds.get((snapshot.version, key), lambda: render_feed(snapshot, key))
+        item = self.feeds.peek((snapshot.version, key))
+        if item is None:
+            try:
+                item = await self._render(snapshot, key)
+            except (OverflowError, ValueError):
+                return self.error(500, "this feed cannot be rendered right now", name)
         return self.answer(request, item, snapshot, name)
+
+    async def _render(self, snapshot: Snapshot, key: FeedQuery) -> Rendered:
+        """Render one feed variant off the loop (see :meth:`_built`)."""
+        return await self._built(self.feeds, (snapshot.version, key), render_feed, snapshot, key)
+
+    async def _built(
+        self, cache: LRU[Any, Rendered], key: object, build: Callable[..., Rendered], *args: Any
+    ) -> Rendered:
+        """The cached response for *key*, else ``build(*args)`` run in the render pool.
+
+        Requests for the same key that arrive while it is being built wait for
+        that one build.
+        """
+        item = cache.peek(key)
+        if item is not None:
+            return item
+        flight = (id(cache), key)
+        pending = self._rendering.get(flight)
+        if pending is None:
+            pending = asyncio.wrap_future(self._renderer.submit(build, *args))
+            self._rendering[flight] = pending
+            try:
+                item = await asyncio.shield(pending)
+            finally:
+                self._rendering.pop(flight, None)
+            return cache.put(key, item)
+        return await asyncio.shield(pending)
 
     async def timelines(self, request: web.Request) -> web.Response:
         """``GET /api/timelines``: the ``show --format json`` objects, as a list."""
@@ -129,7 +176,8 @@ class FeedServer:
             etag = make_etag(snapshot.version, "api")
             return rendered(body, etag, JSON_TYPE, snapshot, **{"Access-Control-Allow-Origin": "*"})
 
-        return self.answer(request, self.api.get(snapshot.version, build), snapshot, "api")
+        item = await self._built(self.api, snapshot.version, build)
+        return self.answer(request, item, snapshot, "api")
 
     async def page(self, request: web.Request) -> web.Response:
         """``GET /``: the web page, cached per version and per count of passed deadlines."""
@@ -148,17 +196,23 @@ class FeedServer:
             etag = make_etag(snapshot.version, "page", split, self.base_url)
             return rendered(body, etag, HTML_TYPE, snapshot, **extra)
 
-        item = self.pages.get((snapshot.version, split), build)
+        item = await self._built(self.pages, (snapshot.version, split), build)
         return self.answer(request, item, snapshot, "page")
 
     async def metrics(self, request: web.Request) -> web.Response:
         """``GET /metrics``: Prometheus text format."""
-        headers = {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}
+        headers = {
+            "Content-Type": CONTENT_TYPE_LATEST,
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        }
         return web.Response(body=self.state.metrics.render(), headers=headers)
 
 
 async def _server_header(_request: web.Request, response: web.StreamResponse) -> None:
     response.headers["Server"] = SERVER
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Cache-Control", "no-store")
 
 
 def add_routes(app: web.Application, state: WebState, *, base_url: str | None = None) -> FeedServer:

@@ -8,6 +8,7 @@ page's Content-Security-Policy needs no ``unsafe-inline``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from html import escape
 from zoneinfo import ZoneInfo
@@ -51,10 +52,20 @@ def _short(text: str, limit: int = 40) -> str:
 
 def timeline_svg(timeline: Timeline, zone_name: str, now: dt.datetime) -> str:
     """The SVG picture of *timeline* (empty string when it has no events)."""
-    if not timeline.events:
-        return ""
     zone = ZoneInfo(zone_name)
-    spans = [_span(event, zone) for event in timeline.events]
+    drawable: list[Event] = []
+    spans: list[tuple[dt.datetime, dt.datetime]] = []
+    for event in timeline.events:
+        try:  # a date at the calendar's edge cannot be placed (or padded): leave it out
+            span = _span(event, zone)
+            span[0] - MARGIN, span[1] + MARGIN
+        except OverflowError:
+            continue
+        drawable.append(event)
+        spans.append(span)
+    if not drawable:
+        return ""
+    timeline = dataclasses.replace(timeline, events=tuple(drawable))
     t0 = min(s for s, _ in spans) - MARGIN
     t1 = max(e for _, e in spans) + MARGIN
     total = (t1 - t0).total_seconds()

@@ -1,0 +1,132 @@
+"""Can this configuration run here? What ``check`` verifies and ``serve`` needs first.
+
+:func:`~scheduler.config.load_config` checks the file on its own; the checks
+below look at the machine: the environment variables the used notifiers name,
+the database (reachable, or creatable for SQLite), the listen address (free)
+and that there is something to read. Each failure is a
+:class:`~scheduler.errors.ConfigError` naming the key. Nothing is created:
+a missing SQLite file is only checked to be creatable.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+
+from scheduler.config import Config
+from scheduler.errors import ConfigError
+from scheduler.settings import parse_listen
+
+_DB_FIX = "start the server, or fix host, port, user and password in [service] database"
+
+
+def check_sources(config: Config) -> None:
+    """At least one ``[[sources]]`` table."""
+    if not config.sources:
+        raise ConfigError(
+            config.path, "sources", "no [[sources]] table: nothing to read or serve",
+            'add [[sources]] with name = "…" and path = "…" or url = "…"',
+        )  # fmt: skip
+
+
+def check_secrets(
+    config: Config, environ: Mapping[str, str] | None = None, *, only: set[str] | None = None
+) -> None:
+    """Every environment variable the used notifiers name is set and non-empty."""
+    from notifiers.errors import ConfigError as NotifierConfigError
+    from notifiers.registry import check_table
+
+    used = {s.notifier for s in config.subscriptions} if only is None else only
+    for name in sorted(used):
+        try:
+            check_table(name, config.notifiers.get(name, {}), environ, secrets=True)
+        except NotifierConfigError as error:
+            raise ConfigError(
+                config.path, f"notifiers.{name}.{error.key}", error.problem, error.fix
+            ) from None
+
+
+def check_database(config: Config) -> None:
+    """The database is reachable (PostgreSQL) or exists or can be created (SQLite)."""
+    from scheduler.schema import sqlite_path
+
+    url, key = config.service.database, "service.database"
+    path = sqlite_path(url)
+    if path is not None:
+        if path.exists():
+            if not path.is_file() or not os.access(path, os.R_OK | os.W_OK):
+                raise ConfigError(
+                    config.path, key, f"{str(path)!r} is not a writable file", "fix the path"
+                )
+            return
+        folder = path.parent
+        if not folder.is_dir():
+            raise ConfigError(
+                config.path, key, f"folder {str(folder)!r} does not exist",
+                "create it, or fix the path (relative to the config file)",
+            )  # fmt: skip
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(
+                config.path, key, f"cannot create a file in {str(folder)!r}", "fix permissions"
+            )
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    from scheduler.schema import parse_database_url
+
+    parsed = parse_database_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    engine = create_engine(parsed, poolclass=NullPool, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+        raise ConfigError(
+            config.path, key, f"cannot connect to {shown}: {reason[0] if reason else error}",
+            _DB_FIX,
+        ) from None  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def check_listen(config: Config) -> None:
+    """``[service] listen`` resolves and its port is free."""
+    key, listen = "service.listen", config.service.listen
+    host, port = parse_listen(listen)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise ConfigError(
+            config.path, key, f"{listen!r}: cannot resolve {host!r}: {error.strerror}",
+            'use an address such as "127.0.0.1:8080" or "0.0.0.0:8080"',
+        ) from None  # fmt: skip
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does
+            try:
+                probe.bind(address)
+            except OSError as error:
+                raise ConfigError(
+                    config.path, key, f"cannot listen on {listen!r}: {error.strerror}",
+                    "choose another with --listen or [service] listen",
+                ) from None  # fmt: skip
+
+
+def preflight(
+    config: Config,
+    environ: Mapping[str, str] | None = None,
+    *,
+    database: bool = True,
+    listen: bool = True,
+) -> None:
+    """Everything ``serve`` needs: sources, secrets, the database and the listen address."""
+    check_sources(config)
+    check_secrets(config, environ)
+    if database:
+        check_database(config)
+    if listen:
+        check_listen(config)
