@@ -70,6 +70,20 @@ def _listen(value: Any) -> str:
     return str(value)
 
 
+def _term_id(value: Any) -> str:
+    from feeds.errors import TermIdError
+    from feeds.term import parse_term_id
+
+    text = TEXT.parse(value)
+    try:
+        parse_term_id(text)
+    except TermIdError as error:
+        raise Problem(str(error), 'e.g. "lfx-2027-t1"') from None
+    return str(text)
+
+
+TERM_ID = Type("term id", _term_id)
+"""``lfx-2027-t1`` or ``lfx-2027``: a term of a document with several timelines."""
 TARGETS = Type("string or list of strings", lambda value: value)
 """Checked per backend by :func:`notifiers.settings.check_targets` once the notifier is known."""
 DATABASE = Type("SQLAlchemy URL", _database)
@@ -114,6 +128,10 @@ SOURCES = Table(
                 "together: a server that drips its answer fails at this deadline); default "
                 "`30s`, or half of `poll` when shorter; at most `poll` or 10 minutes",
                 '"30s"'),
+        Setting("term", TERM_ID, None,
+                "in a document holding several timelines, the term to read (default: the one "
+                "served so far, else the first, with a warning naming the others)",
+                '"lfx-2027-t1"'),
     ),
     "term documents to poll",
     array=True,
