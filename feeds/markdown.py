@@ -47,6 +47,24 @@ _DATE_HEADER = re.compile(r"\b(date|dates|when|deadline|time|schedule)\b", re.IG
 _ACTIVITY_HEADER = re.compile(
     r"\b(activit\w*|event|milestone|what|item|phase|task|description|step)\b", re.IGNORECASE
 )
+_START_HEADER = re.compile(r"\b(start|starts|opens?|from|begins?)\b", re.IGNORECASE)
+_END_HEADER = re.compile(r"\b(end|ends|closes?|to|until|due|deadline)\b", re.IGNORECASE)
+_TIME_HEADER = re.compile(r"\b(time|times|hour|hours)\b", re.IGNORECASE)
+_HAS_LETTERS = re.compile(r"[^\W\d_]{2,}")
+_HEADER_ZONE = re.compile(r"[(\[]\s*([A-Za-z][A-Za-z+\-0-9: ]{0,12}?)\s*[)\]]")
+
+
+def _column(header: Sequence[str], pattern: re.Pattern[str], skip: int | None = None) -> int | None:
+    """The first column whose header matches *pattern* (other than *skip*)."""
+    return next((i for i, h in enumerate(header) if i != skip and pattern.search(h)), None)
+
+
+def _header_zone(text: str) -> str:
+    """``Time (UTC)`` → ``UTC``: the zone a time column's header names, if any."""
+    match = _HEADER_ZONE.search(text)
+    return match.group(1) if match else ""
+
+
 _DELETE_OPEN = re.compile(r"<(del|s|strike)\b[^>]*>", re.IGNORECASE)
 _DELETE_CLOSE = re.compile(r"</(del|s|strike)\s*>", re.IGNORECASE)
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -165,7 +183,11 @@ def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, st
     if not rows:
         return [], index + 1, ""
     header = [text for _, text in rows[0]]
+    start_col = _column(header, _START_HEADER)
+    end_col = _column(header, _END_HEADER, skip=start_col)
     when_col = next((i for i, h in enumerate(header) if _DATE_HEADER.search(h)), None)
+    if start_col is not None and end_col is not None:
+        when_col = start_col
     what_col = next((i for i, h in enumerate(header) if _ACTIVITY_HEADER.search(h)), None)
     if when_col is None:
         scores = [
@@ -176,12 +198,32 @@ def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, st
         when_col = best if best is not None and scores[best] else None
     if when_col is None:
         return [], index + 1, ""
-    if what_col is None or what_col == when_col:
-        what_col = next((i for i in range(len(header)) if i != when_col), when_col)
+    used = {when_col, end_col} if start_col is not None and end_col is not None else {when_col}
+    time_col = _column(header, _TIME_HEADER, skip=when_col)
+    if time_col is not None and _DATE_HEADER.search(_TIME_HEADER.sub("", header[time_col])):
+        time_col = None  # "Date and time" is the date column itself
+    if time_col is not None and start_col is None:
+        used.add(time_col)
+    if what_col is None or what_col in used:
+        what_col = next((i for i in range(len(header)) if i not in used), when_col)
+    zone = _header_zone(header[time_col]) if time_col is not None else ""
+
+    def when(cells: list[tuple[int, str]]) -> str:
+        text = cells[when_col][1]
+        if start_col is not None and end_col is not None and end_col < len(cells):
+            end = cells[end_col][1]
+            return f"{text} – {end}" if text and end else text or end
+        if time_col is not None and time_col in used and time_col < len(cells):
+            time = cells[time_col][1]
+            if time and not _HAS_LETTERS.search(time) and zone:
+                time = f"{time} {zone}"
+            return f"{text} {time}".strip() if text else ""
+        return text
+
     out = [
-        Row(line=r[0][0], activity=r[what_col][1], when=r[when_col][1], in_table=True)
+        Row(line=r[0][0], activity=r[what_col][1], when=when(r), in_table=True)
         for r in rows[1:]
-        if len(r) > max(when_col, what_col) and (r[what_col][1] or r[when_col][1])
+        if len(r) > max(when_col, what_col) and (r[what_col][1] or when(r))
     ]
     return out, index + 1, " ".join(header)
 
