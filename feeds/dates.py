@@ -44,7 +44,7 @@ _TOKEN = re.compile(
   | (?P<counted>\b(?:weeks?|days?|phase|round|batch|term|cohort)\s+\d+\b)
   | (?P<number>(?<![\d.])\d+(?:st|nd|rd|th)?(?!\d|:\d))
   | (?P<sep>[-–—]+)
-  | (?P<word>[^\W\d_][\w'’]*(?:\s+time\b)?\.?)
+  | (?P<word>anywhere\s+on\s+earth\b|[^\W\d_][\w'’]*(?:\s+time\b)?\.?)
   | (?P<punct>[^\s\w,;()\[\]]+)
     """,
     re.IGNORECASE | re.VERBOSE,
