@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from functools import cache
+from html.parser import HTMLParser
 from typing import NamedTuple
 
 from markdown_it import MarkdownIt
@@ -180,8 +181,65 @@ def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, st
         elif token.type == "tr_close":
             rows.append(current)
         index += 1
+    out, header = _interpret(rows)
+    return out, index + 1, header
+
+
+class _HtmlTable(HTMLParser):
+    """The cells of the ``<table>`` elements of an HTML block, with each row's line."""
+
+    def __init__(self, first_line: int) -> None:
+        super().__init__(convert_charrefs=True)
+        self.line = first_line
+        self.tables: list[list[list[tuple[int, str]]]] = []
+        self.cell: list[str] | None = None
+        self.deleted = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        line = self.line + self.getpos()[0] - 1
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+            self.row_line = line
+        elif tag in {"td", "th"} and self.tables and self.tables[-1]:
+            self.cell = []
+        elif tag in {"del", "s", "strike"}:
+            self.deleted += 1
+        elif tag == "br" and self.cell is not None:
+            self.cell.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"td", "th"} and self.cell is not None and self.tables and self.tables[-1]:
+            text = " ".join("".join(self.cell).split())
+            self.tables[-1][-1].append((self.row_line, text))
+            self.cell = None
+        elif tag in {"del", "s", "strike"}:
+            self.deleted = max(0, self.deleted - 1)
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None and not self.deleted:
+            self.cell.append(data)
+
+
+def _html_table_rows(token: Token) -> tuple[list[Row], str]:
+    """Rows of the HTML tables in an ``html_block`` token (GitHub renders them as tables)."""
+    parser = _HtmlTable(_line(token))
+    parser.feed(token.content)
+    parser.close()
+    rows: list[Row] = []
+    header = ""
+    for table in parser.tables:
+        found, head = _interpret([r for r in table if r])
+        rows.extend(found)
+        header = header or head
+    return rows, header
+
+
+def _interpret(rows: list[list[tuple[int, str]]]) -> tuple[list[Row], str]:
+    """Rows of a table (its first row the header): which columns are what, and the rows."""
     if not rows:
-        return [], index + 1, ""
+        return [], ""
     header = [text for _, text in rows[0]]
     start_col = _column(header, _START_HEADER)
     end_col = _column(header, _END_HEADER, skip=start_col)
@@ -197,7 +255,7 @@ def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, st
         best = max(range(len(scores)), key=lambda i: scores[i], default=None)
         when_col = best if best is not None and scores[best] else None
     if when_col is None:
-        return [], index + 1, ""
+        return [], ""
     used = {when_col, end_col} if start_col is not None and end_col is not None else {when_col}
     time_col = _column(header, _TIME_HEADER, skip=when_col)
     if time_col is not None and _DATE_HEADER.search(_TIME_HEADER.sub("", header[time_col])):
@@ -225,7 +283,7 @@ def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, st
         for r in rows[1:]
         if len(r) > max(when_col, what_col) and (r[what_col][1] or when(r))
     ]
-    return out, index + 1, " ".join(header)
+    return out, " ".join(header)
 
 
 _MONTH_OR_YEAR = re.compile(
@@ -248,6 +306,12 @@ def _block_rows(tokens: Sequence[Token], start: int, stop: int) -> tuple[list[Ro
             table, index, head = _table_rows(tokens, index)
             rows.extend(row._replace(context=context) for row in table)
             header = header or head
+            continue
+        if token.type == "html_block" and "<table" in token.content.lower():
+            table, head = _html_table_rows(token)
+            rows.extend(row._replace(context=context) for row in table)
+            header = header or head
+            index += 1
             continue
         if token.type == "heading_open" and index + 1 < stop:
             text = plain(tokens[index + 1])
@@ -521,9 +585,11 @@ def timeline_sections(doc: Document) -> Iterator[Section]:
 
 
 def has_tables(doc: Document) -> bool:
-    """True when some line looks like a table's delimiter row (``| --- | --- |``)."""
+    """True when some line looks like a table's delimiter row (``| --- | --- |``) or HTML table."""
     return any(
-        "|" in line and "-" in line and set(line.strip()) <= _TABLE_CHARS for line in doc.lines
+        ("|" in line and "-" in line and set(line.strip()) <= _TABLE_CHARS)
+        or "<table" in line.lower()
+        for line in doc.lines
     )
 
 
@@ -537,7 +603,8 @@ def table_sections(doc: Document) -> Iterator[Section]:
     heads = iter(h for h in doc.heads if h.level <= 6)
     pending = next(heads, None)
     for index, token in enumerate(tokens):
-        if token.type != "table_open":
+        html = token.type == "html_block" and "<table" in token.content.lower()
+        if token.type != "table_open" and not html:
             continue
         line = _line(token)
         while pending is not None and pending.at < line - 1:
@@ -545,6 +612,9 @@ def table_sections(doc: Document) -> Iterator[Section]:
                 stack.pop()
             stack.append(pending)
             pending = next(heads, None)
-        rows, _, header = _table_rows(tokens, index)
+        if html:
+            rows, header = _html_table_rows(token)
+        else:
+            rows, _, header = _table_rows(tokens, index)
         names = tuple(h.text for h in reversed(stack))
         yield Section(tuple(rows), doc.title, header, names, line, tuple(notices))
