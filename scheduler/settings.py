@@ -145,8 +145,9 @@ SUBSCRIPTIONS = Table(
         Setting("notifier", TEXT, REQUIRED,
                 "`console`, `slack`, `email` (needs its `[notifiers.NAME]` table)",
                 '"console"'),
-        Setting("target", TARGETS, "",
-                "slack: channel name/ID or `webhook`; email: a list of addresses",
+        Setting("target", TARGETS, None,
+                "slack (required): channel name/ID or `webhook`; email (required): a list of "
+                "addresses; console: anything (default `stdout`)",
                 '"stdout"'),
         Setting("categories", list_of(choice(*CATEGORIES), name="list of categories"), [],
                 "which rows (default: everything)", '["proposal", "review", "evaluation"]'),

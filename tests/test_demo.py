@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import signal
 import subprocess
@@ -27,6 +28,19 @@ def test_the_demo_term_puts_the_first_reminder_within_a_minute(tmp_path: Path) -
     jobs = jobs_for(timeline.events, config.subscriptions, zone("UTC"), after=now)
     assert now < jobs[0].due <= now + dt.timedelta(seconds=60)
     assert (tmp_path / "demo" / "term.md").is_file() and "term.md" in banner
+
+
+@pytest.mark.parametrize("second", [0.0, 0.5, 30.0, 59.9])
+def test_the_first_reminder_comes_fifteen_seconds_after_start_then_every_two_minutes(
+    tmp_path: Path, second: float
+) -> None:
+    now = dt.datetime(2026, 11, 21, 11, 22, tzinfo=dt.UTC) + dt.timedelta(seconds=second)
+    config, _ = demo_config(tmp_path / "demo", now, "127.0.0.1:8080")
+    timeline = parse_markdown(demo_document(now), "term.md")
+    jobs = jobs_for(timeline.events, config.subscriptions, zone("UTC"), after=now)
+    due = sorted(job.due for job in jobs if job.kind == "reminder")
+    assert now + dt.timedelta(seconds=14) < due[0] <= now + dt.timedelta(seconds=16)
+    assert {b - a for a, b in itertools.pairwise(due)} == {dt.timedelta(minutes=2)}
 
 
 @pytest.mark.slow
