@@ -36,7 +36,7 @@ _NAMED_TIMES = frozenset({"noon", "midday", "midnight"})
 # One small pattern; words are classified by table lookup (fast to compile and to run).
 _TOKEN = re.compile(
     r"""
-    (?P<iso>(?<![\d-])\d{4}-\d{1,2}-\d{1,2}(?![\d-]))
+    (?P<iso>(?<![\d/-])\d{4}(?:-\d{1,2}-|/\d{1,2}/)\d{1,2}(?![\d/-]))
   | (?P<slash>(?<![\d/])\d{1,2}/\d{1,2}(?:/\d{2}(?:\d{2})?)?(?![\d/]))
   | (?P<ampm>(?<![\d:])\d{1,2}(?:[:.]\d{2})?\s*[ap]\.?\s?m\b\.?)
   | (?P<clock>(?<![\d:])\d{1,2}:\d{2}(?:\s*z\b)?(?![\d:]))
@@ -44,7 +44,7 @@ _TOKEN = re.compile(
   | (?P<counted>\b(?:weeks?|days?|phase|round|batch|term|cohort)\s+\d+\b)
   | (?P<number>(?<![\d.])\d+(?:st|nd|rd|th)?(?!\d|:\d))
   | (?P<sep>[-–—]+)
-  | (?P<word>[^\W\d_][\w'’]*(?:\s+time\b)?\.?)
+  | (?P<word>anywhere\s+on\s+earth\b|[^\W\d_][\w'’]*(?:\s+time\b)?\.?)
   | (?P<punct>[^\s\w,;()\[\]]+)
     """,
     re.IGNORECASE | re.VERBOSE,
@@ -158,7 +158,11 @@ def _demote_bare_months(tokens: list[Token]) -> list[Token]:
             continue
         after = tokens[index + 1].kind if index + 1 < len(tokens) else ""
         before = tokens[index - 1].kind if index else ""
-        if after not in {"day", "year"} and before != "day":
+        day_of = (  # "the 30th of June"
+            index >= 2 and before == "word" and tokens[index - 1].text.lower() == "of"
+            and tokens[index - 2].kind == "day"
+        )  # fmt: skip
+        if after not in {"day", "year"} and before != "day" and not day_of:
             out[index] = Token("word", token.text, (), token.start, token.end)
     return out
 

@@ -56,13 +56,11 @@ def _parse_all(document: Document, *, zone: str, term: str | None) -> tuple[Time
         return (parse_schedule(document.text, document.name, zone=zone, term=term,
                                url=document.url),)  # fmt: skip
     from feeds.timeline import parse_markdown_all
-    from feeds.written import attach_zones
 
-    found = parse_markdown_all(
+    return parse_markdown_all(
         document.text, document.name, zone=zone, term=term, path=document.url or document.name,
         url=document.url,
     )  # fmt: skip
-    return tuple(attach_zones(timeline, document.text, zone) for timeline in found)
 
 
 def parse_document(document: Document, *, zone: str = "America/Los_Angeles",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from functools import cache
+from html.parser import HTMLParser
 from typing import NamedTuple
 
 from markdown_it import MarkdownIt
@@ -47,6 +48,24 @@ _DATE_HEADER = re.compile(r"\b(date|dates|when|deadline|time|schedule)\b", re.IG
 _ACTIVITY_HEADER = re.compile(
     r"\b(activit\w*|event|milestone|what|item|phase|task|description|step)\b", re.IGNORECASE
 )
+_START_HEADER = re.compile(r"\b(start|starts|opens?|from|begins?)\b", re.IGNORECASE)
+_END_HEADER = re.compile(r"\b(end|ends|closes?|to|until|due|deadline)\b", re.IGNORECASE)
+_TIME_HEADER = re.compile(r"\b(time|times|hour|hours)\b", re.IGNORECASE)
+_HAS_LETTERS = re.compile(r"[^\W\d_]{2,}")
+_HEADER_ZONE = re.compile(r"[(\[]\s*([A-Za-z][A-Za-z+\-0-9: ]{0,12}?)\s*[)\]]")
+
+
+def _column(header: Sequence[str], pattern: re.Pattern[str], skip: int | None = None) -> int | None:
+    """The first column whose header matches *pattern* (other than *skip*)."""
+    return next((i for i, h in enumerate(header) if i != skip and pattern.search(h)), None)
+
+
+def _header_zone(text: str) -> str:
+    """``Time (UTC)`` → ``UTC``: the zone a time column's header names, if any."""
+    match = _HEADER_ZONE.search(text)
+    return match.group(1) if match else ""
+
+
 _DELETE_OPEN = re.compile(r"<(del|s|strike)\b[^>]*>", re.IGNORECASE)
 _DELETE_CLOSE = re.compile(r"</(del|s|strike)\s*>", re.IGNORECASE)
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -162,10 +181,71 @@ def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, st
         elif token.type == "tr_close":
             rows.append(current)
         index += 1
+    out, header = _interpret(rows)
+    return out, index + 1, header
+
+
+class _HtmlTable(HTMLParser):
+    """The cells of the ``<table>`` elements of an HTML block, with each row's line."""
+
+    def __init__(self, first_line: int) -> None:
+        super().__init__(convert_charrefs=True)
+        self.line = first_line
+        self.tables: list[list[list[tuple[int, str]]]] = []
+        self.cell: list[str] | None = None
+        self.deleted = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        line = self.line + self.getpos()[0] - 1
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+            self.row_line = line
+        elif tag in {"td", "th"} and self.tables and self.tables[-1]:
+            self.cell = []
+        elif tag in {"del", "s", "strike"}:
+            self.deleted += 1
+        elif tag == "br" and self.cell is not None:
+            self.cell.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"td", "th"} and self.cell is not None and self.tables and self.tables[-1]:
+            text = " ".join("".join(self.cell).split())
+            self.tables[-1][-1].append((self.row_line, text))
+            self.cell = None
+        elif tag in {"del", "s", "strike"}:
+            self.deleted = max(0, self.deleted - 1)
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None and not self.deleted:
+            self.cell.append(data)
+
+
+def _html_table_rows(token: Token) -> tuple[list[Row], str]:
+    """Rows of the HTML tables in an ``html_block`` token (GitHub renders them as tables)."""
+    parser = _HtmlTable(_line(token))
+    parser.feed(token.content)
+    parser.close()
+    rows: list[Row] = []
+    header = ""
+    for table in parser.tables:
+        found, head = _interpret([r for r in table if r])
+        rows.extend(found)
+        header = header or head
+    return rows, header
+
+
+def _interpret(rows: list[list[tuple[int, str]]]) -> tuple[list[Row], str]:
+    """Rows of a table (its first row the header): which columns are what, and the rows."""
     if not rows:
-        return [], index + 1, ""
+        return [], ""
     header = [text for _, text in rows[0]]
+    start_col = _column(header, _START_HEADER)
+    end_col = _column(header, _END_HEADER, skip=start_col)
     when_col = next((i for i, h in enumerate(header) if _DATE_HEADER.search(h)), None)
+    if start_col is not None and end_col is not None:
+        when_col = start_col
     what_col = next((i for i, h in enumerate(header) if _ACTIVITY_HEADER.search(h)), None)
     if when_col is None:
         scores = [
@@ -175,15 +255,35 @@ def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, st
         best = max(range(len(scores)), key=lambda i: scores[i], default=None)
         when_col = best if best is not None and scores[best] else None
     if when_col is None:
-        return [], index + 1, ""
-    if what_col is None or what_col == when_col:
-        what_col = next((i for i in range(len(header)) if i != when_col), when_col)
+        return [], ""
+    used = {when_col, end_col} if start_col is not None and end_col is not None else {when_col}
+    time_col = _column(header, _TIME_HEADER, skip=when_col)
+    if time_col is not None and _DATE_HEADER.search(_TIME_HEADER.sub("", header[time_col])):
+        time_col = None  # "Date and time" is the date column itself
+    if time_col is not None and start_col is None:
+        used.add(time_col)
+    if what_col is None or what_col in used:
+        what_col = next((i for i in range(len(header)) if i not in used), when_col)
+    zone = _header_zone(header[time_col]) if time_col is not None else ""
+
+    def when(cells: list[tuple[int, str]]) -> str:
+        text = cells[when_col][1]
+        if start_col is not None and end_col is not None and end_col < len(cells):
+            end = cells[end_col][1]
+            return f"{text} – {end}" if text and end else text or end
+        if time_col is not None and time_col in used and time_col < len(cells):
+            time = cells[time_col][1]
+            if time and not _HAS_LETTERS.search(time) and zone:
+                time = f"{time} {zone}"
+            return f"{text} {time}".strip() if text else ""
+        return text
+
     out = [
-        Row(line=r[0][0], activity=r[what_col][1], when=r[when_col][1], in_table=True)
+        Row(line=r[0][0], activity=r[what_col][1], when=when(r), in_table=True)
         for r in rows[1:]
-        if len(r) > max(when_col, what_col) and (r[what_col][1] or r[when_col][1])
+        if len(r) > max(when_col, what_col) and (r[what_col][1] or when(r))
     ]
-    return out, index + 1, " ".join(header)
+    return out, " ".join(header)
 
 
 _MONTH_OR_YEAR = re.compile(
@@ -206,6 +306,12 @@ def _block_rows(tokens: Sequence[Token], start: int, stop: int) -> tuple[list[Ro
             table, index, head = _table_rows(tokens, index)
             rows.extend(row._replace(context=context) for row in table)
             header = header or head
+            continue
+        if token.type == "html_block" and "<table" in token.content.lower():
+            table, head = _html_table_rows(token)
+            rows.extend(row._replace(context=context) for row in table)
+            header = header or head
+            index += 1
             continue
         if token.type == "heading_open" and index + 1 < stop:
             text = plain(tokens[index + 1])
@@ -479,9 +585,11 @@ def timeline_sections(doc: Document) -> Iterator[Section]:
 
 
 def has_tables(doc: Document) -> bool:
-    """True when some line looks like a table's delimiter row (``| --- | --- |``)."""
+    """True when some line looks like a table's delimiter row (``| --- | --- |``) or HTML table."""
     return any(
-        "|" in line and "-" in line and set(line.strip()) <= _TABLE_CHARS for line in doc.lines
+        ("|" in line and "-" in line and set(line.strip()) <= _TABLE_CHARS)
+        or "<table" in line.lower()
+        for line in doc.lines
     )
 
 
@@ -495,7 +603,8 @@ def table_sections(doc: Document) -> Iterator[Section]:
     heads = iter(h for h in doc.heads if h.level <= 6)
     pending = next(heads, None)
     for index, token in enumerate(tokens):
-        if token.type != "table_open":
+        html = token.type == "html_block" and "<table" in token.content.lower()
+        if token.type != "table_open" and not html:
             continue
         line = _line(token)
         while pending is not None and pending.at < line - 1:
@@ -503,6 +612,9 @@ def table_sections(doc: Document) -> Iterator[Section]:
                 stack.pop()
             stack.append(pending)
             pending = next(heads, None)
-        rows, _, header = _table_rows(tokens, index)
+        if html:
+            rows, header = _html_table_rows(token)
+        else:
+            rows, _, header = _table_rows(tokens, index)
         names = tuple(h.text for h in reversed(stack))
         yield Section(tuple(rows), doc.title, header, names, line, tuple(notices))

@@ -51,7 +51,7 @@ reminders they sent over to the new key once, on upgrade. Changing
 
 Calendar days (:func:`written_day`): an all-day span covers the days as
 printed, i.e. each instant's wall-clock date in the zone it was written in
-(``Event.zones``, filled by the loader); when that is unknown, the program
+(``Event.zones``, filled by the parser); when that is unknown, the program
 zone's date.
 """
 

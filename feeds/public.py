@@ -160,7 +160,9 @@ def sane_timeline(timeline: Timeline) -> Timeline:
     """
     events: list[Event] = []
     dropped = False
-    warnings = [Notice(notice.line, clean_text(notice.message)) for notice in timeline.warnings]
+    warnings = [
+        Notice(notice.line, clean_text(notice.message), notice.code) for notice in timeline.warnings
+    ]
     for event in timeline.events:
         if _in_range(event.start) and _in_range(event.end):
             events.append(clean_event(event))

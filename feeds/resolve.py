@@ -45,6 +45,9 @@ class Resolved:
     start: Endpoint
     end: Endpoint | None
     warnings: list[str] = field(default_factory=list)
+    zones: tuple[str | None, str | None] = (None, None)
+    """For each endpoint, the IANA zone its time was written in (``UTC`` for a UTC
+    time alone, the program zone for a time with no label); None for a date."""
 
 
 class Prepared(NamedTuple):
@@ -110,14 +113,15 @@ def _label(clock: Clock, fallback: ZoneLabel | None) -> ZoneLabel | None:
 
 def _instant(
     day: dt.date, point: Point, shared: ZoneLabel | None, ctx: Context, warnings: list[str]
-) -> dt.datetime:
+) -> tuple[dt.datetime, str]:
+    """The UTC instant of *point* on *day*, and the zone its wall clock was written in."""
     utc = [c for c in point.clocks if c.zone and (z := lookup(c.zone)) and z.is_utc]
     local = [c for c in point.clocks if c not in utc]
     for clock in point.clocks:
         if not (0 <= clock.hour < 24 and 0 <= clock.minute < 60):
             raise RowError(f"{clock.hour}:{clock.minute:02d} is not a time of day")
     if not local:
-        return dt.datetime.combine(day, dt.time(utc[0].hour, utc[0].minute), dt.UTC)
+        return dt.datetime.combine(day, dt.time(utc[0].hour, utc[0].minute), dt.UTC), "UTC"
     clock = local[0]
     label = _label(clock, shared)
     wall = dt.time(clock.hour, clock.minute)
@@ -132,7 +136,7 @@ def _instant(
     if resolved.problem:
         warnings.append(resolved.problem)
     if not utc:
-        return resolved.instant
+        return resolved.instant, label.zone
     equivalent = min(
         (
             dt.datetime.combine(
@@ -147,7 +151,7 @@ def _instant(
             f"UTC equivalent {equivalent:%H:%M} UTC disagrees with {wall:%H:%M} {label.label}"
             f" ({resolved.instant:%H:%M} UTC); the UTC time wins"
         )
-    return equivalent
+    return equivalent, label.zone
 
 
 def _shared_zone(start: Point, end: Point | None) -> ZoneLabel | None:
@@ -207,6 +211,7 @@ def finish(prepared: Prepared, choice: Choice, ctx: Context) -> Resolved:
     shared = _shared_zone(start, end)
     _borrow_meridiem(start, end)
     values: list[Endpoint] = []
+    zones: list[str | None] = []
     for point, year in ((start, printed[0]), (end, printed[1])):
         if point is None:
             continue
@@ -217,13 +222,19 @@ def finish(prepared: Prepared, choice: Choice, ctx: Context) -> Resolved:
                 " (check the year)"
             )
         _check(point, day, year, choice, ctx.term, warnings)
-        values.append(_instant(day, point, shared, ctx, warnings) if point.clocks else day)
+        if point.clocks:
+            instant, written_in = _instant(day, point, shared, ctx, warnings)
+            values.append(instant)
+            zones.append(written_in)
+        else:
+            values.append(day)
+            zones.append(None)
     first, last = values[0], values[1] if len(values) > 1 else None
     if last is not None and _key(last) < _key(first):
         raise RowError("the range ends before it starts; check the dates")
     if last == first:
-        last = None
-    return Resolved(first, last, warnings)
+        last, zones = None, zones[:1]
+    return Resolved(first, last, warnings, (zones[0], zones[1] if len(zones) > 1 else None))
 
 
 def resolve(written: Written, ctx: Context) -> Resolved:

@@ -32,7 +32,6 @@ from feeds.model import Event, Notice, Timeline
 from feeds.resolve import Context, RowError, resolve
 from feeds.term import identify
 from feeds.timeline import make_uid
-from feeds.written import point_zone, shared_zone
 
 _LINE = "__line__"
 _KNOWN = {"key", "label", "start", "end", "time", "start_time", "end_time", "note", _LINE}
@@ -103,15 +102,6 @@ def _event(
     elif not first.clocks:
         first.clocks = shared
     resolved = resolve(Written(first, last), ctx)
-    written_in = shared_zone([first] if last is None else [first, last])
-    zones = (
-        point_zone(first, written_in, ctx.zone)
-        if isinstance(resolved.start, dt.datetime)
-        else None,
-        point_zone(last, written_in, ctx.zone)
-        if last is not None and isinstance(resolved.end, dt.datetime)
-        else None,
-    )
     if isinstance(entry.get("note"), str):
         notes.append(entry["note"].strip(" *_"))
     event = Event(
@@ -124,7 +114,7 @@ def _event(
         notes=tuple(notes),
         line=int(entry[_LINE]),
         source=source,
-        zones=zones,
+        zones=resolved.zones,
     )
     return event, warnings + resolved.warnings
 

@@ -19,8 +19,6 @@ Decisions:
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import re
 import sys
 from pathlib import Path
@@ -106,6 +104,9 @@ def fetch_if_changed(
     all; raises SourceError (naming the URL without credentials or query) for any
     failure.
     """
+    import asyncio  # only URL reads pay for the event loop machinery (cold start)
+    import concurrent.futures
+
     redact_library_logs("httpx", "httpcore")
     request = _fetch(url, etag, last_modified, timeout, deadline)
     try:
@@ -119,6 +120,8 @@ def fetch_if_changed(
 async def _fetch(
     url: str, etag: str | None, last_modified: str | None, timeout: float, deadline: float
 ) -> Fetched:
+    import asyncio
+
     import httpx
 
     name = public_source(url)

@@ -47,6 +47,7 @@ MAX_ROWS = 100_000
 """Most rows read from one timeline; the rest are a warning."""
 
 _WEEK = re.compile(r"\bweek\s*\d+\b", re.IGNORECASE)
+_UNREAD_DATE = re.compile(r"(?<![\d.])\d{1,4}[./]\d{1,2}[./]\d{1,4}(?![\d.])")
 _SLUG = re.compile(r"[^0-9a-z]+")
 _YEAR = re.compile(r"(?<![\d.])((?:19|20)\d{2})(?![\d.])")
 _TERM_SPAN = re.compile(
@@ -169,6 +170,12 @@ class _Builder:
                         f"{clean_title(row.text)[:80]!r} gives a week number but no calendar"
                         " date; skipped (write the date)",
                     )
+                elif row.depth and _UNREAD_DATE.search(row.text):
+                    self.warn(
+                        row.line,
+                        f"{clean_title(row.text)[:80]!r} looks dated but no date can be read;"
+                        " skipped (write e.g. 'Jul 12, 2027')",
+                    )
                 continue
             if is_term_span(clean_title(item.activity)):
                 self.spans.append(item)
@@ -281,6 +288,7 @@ class _Builder:
                     notes=tuple(item.notes),
                     line=line,
                     source=self.source,
+                    zones=resolved.zones,
                 )
             )
         warnings = tuple(sorted(self.warnings, key=lambda n: n.line))

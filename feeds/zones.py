@@ -60,6 +60,36 @@ _LABELS: dict[str, tuple[str, bool | None]] = {
     "ist": ("Asia/Kolkata", None),
     "jst": ("Asia/Tokyo", None),
     "aoe": ("Etc/GMT+12", None),
+    "anywhere on earth": ("Etc/GMT+12", None),
+    "eastern time": ("America/New_York", None),
+    "central time": ("America/Chicago", None),
+    "mountain time": ("America/Denver", None),
+    "akst": ("America/Anchorage", False),
+    "akdt": ("America/Anchorage", True),
+    "hst": ("Pacific/Honolulu", None),
+    "brt": ("America/Sao_Paulo", None),
+    "wet": ("Europe/Lisbon", False),
+    "west": ("Europe/Lisbon", True),
+    "eet": ("Europe/Athens", False),
+    "eest": ("Europe/Athens", True),
+    "msk": ("Europe/Moscow", None),
+    "wat": ("Africa/Lagos", None),
+    "cat": ("Africa/Maputo", None),
+    "eat": ("Africa/Nairobi", None),
+    "sgt": ("Asia/Singapore", None),
+    "hkt": ("Asia/Hong_Kong", None),
+    "kst": ("Asia/Seoul", None),
+    "aest": ("Australia/Sydney", False),
+    "aedt": ("Australia/Sydney", True),
+    "nzst": ("Pacific/Auckland", False),
+    "nzdt": ("Pacific/Auckland", True),
+}
+_HALF_HOURS = {  # offsets that are a whole zone's all year (no daylight saving)
+    ("+", 5, 30): "Asia/Kolkata",
+    ("+", 5, 45): "Asia/Kathmandu",
+    ("+", 6, 30): "Asia/Yangon",
+    ("+", 9, 30): "Australia/Darwin",
+    ("+", 4, 30): "Asia/Kabul",
 }
 
 _OFFSET = re.compile(r"(?:utc|gmt)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
@@ -81,10 +111,11 @@ def lookup(label: str) -> ZoneLabel | None:
         sign, hours, minutes = match.groups()
         if int(hours) == 0 and not minutes:
             return ZoneLabel(label, "UTC")
-        if minutes is None and int(hours) <= 14:
+        if (minutes is None or int(minutes) == 0) and int(hours) <= 14:
             # Etc/GMT signs are inverted: UTC-7 is Etc/GMT+7.
             return ZoneLabel(label, f"Etc/GMT{'-' if sign == '+' else '+'}{int(hours)}")
-        return None
+        half = _HALF_HOURS.get((sign, int(hours), int(minutes or 0)))
+        return ZoneLabel(label, half) if half else None
     return None
 
 

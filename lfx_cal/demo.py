@@ -1,10 +1,12 @@
 """``lfx-cal serve`` with no ``--config``: a demo on embedded defaults.
 
 The bundled example term is compressed so that its deadlines fall two minutes
-apart starting about a minute from now, written as an ordinary term document
-into a demo folder, and served with SQLite and the console notifier (reminders
-one minute before each deadline, openings and change alerts on). Editing the
-demo document moves a deadline: the change alert appears within seconds.
+apart starting one to two minutes from now, written as an ordinary term document
+into a demo folder, and served with SQLite and the console notifier (openings
+and change alerts on). Deadlines are whole minutes, as documents write them, so
+the reminder lead is chosen (45 s to 1m45s) to make the first reminder print
+``FIRST`` after start, then one every two minutes. Editing the demo document
+moves a deadline: the change alert appears within seconds.
 """
 
 from __future__ import annotations
@@ -18,12 +20,28 @@ from lfx_cal.bundled import example_term
 from scheduler.config import Config, parse_config
 
 STEP = dt.timedelta(minutes=2)
+FIRST = dt.timedelta(seconds=15)
+"""How long after start the demo's first reminder prints."""
+
+
+def first_deadline(now: dt.datetime) -> dt.datetime:
+    """The demo's first deadline: the whole minute two minutes after *now*'s minute."""
+    return now.astimezone(dt.UTC).replace(second=0, microsecond=0) + STEP
+
+
+def demo_lead(now: dt.datetime) -> int:
+    """The reminder lead in whole seconds that puts the first reminder ``FIRST`` after *now*.
+
+    Between 45 s and 105 s: always shorter than ``STEP``, so reminders keep the
+    deadlines' order, one every two minutes.
+    """
+    return int((first_deadline(now) - now - FIRST).total_seconds())
 
 
 def demo_document(now: dt.datetime) -> str:
     """The example term's rows, each deadline ``STEP`` after the previous one."""
     example = load(str(example_term()))
-    first = now.astimezone(dt.UTC).replace(second=0, microsecond=0) + STEP
+    first = first_deadline(now)
     lines = [
         f"# Term 03 - {first.year} (lfx-cal demo, compressed into minutes)",
         "",
@@ -51,6 +69,7 @@ def demo_config(directory: Path, now: dt.datetime, listen: str) -> tuple[Config,
     for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
         stale.unlink(missing_ok=True)  # a fresh demo: new dates, no history
     (directory / "term.md").write_text(demo_document(now), encoding="utf-8")
+    lead = demo_lead(now)
     text = f"""
 [service]
 database = "sqlite:///{database.resolve().as_posix()}"
@@ -67,7 +86,7 @@ name = "console"
 notifier = "console"
 target = "stdout"
 role = "admin"
-leads = ["1m"]
+leads = ["{lead}s"]
 changes = true
 openings = true
 """
@@ -75,7 +94,7 @@ openings = true
     path.write_text(text.lstrip(), encoding="utf-8")
     banner = (
         f"lfx-cal demo: {directory}/term.md is the bundled example term squeezed into minutes;\n"
-        "  the first reminder prints within a minute, then one every two minutes.\n"
+        "  the first reminder prints in about 15 seconds, then one every two minutes.\n"
         f"  Edit a time in {directory}/term.md to see a change alert; Ctrl-C stops."
     )
     return parse_config(text, str(path)), banner

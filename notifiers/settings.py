@@ -322,8 +322,13 @@ def check_targets(backend: str, value: object, table: Mapping[str, object]) -> t
 
     E-mail needs a list of addresses (parsed with :mod:`email.headerregistry`);
     Slack takes a channel (``#name`` or an ID) or ``webhook``, one or a list;
-    other backends take any string or list of strings.
+    other backends take any string or list of strings (None: ``stdout``).
     """
+    if value is None:
+        examples = {"email": '["mentors@example.org"]', "slack": '"#channel"'}
+        if backend in examples:
+            raise Problem("missing", f"add target = {examples[backend]}")
+        return ("stdout",)
     if backend == "email":
         if not isinstance(value, list | tuple):
             raise Problem(

@@ -72,6 +72,8 @@ class Source:
     poll: dt.timedelta = dt.timedelta(hours=6)
     fetch_deadline: dt.timedelta = dt.timedelta(seconds=30)
     """Total time one fetch of a URL may take (connect, headers, body)."""
+    term: str | None = None
+    """The term to read from a document that holds several timelines (``lfx-2027-t1``)."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ class _Reader:
                 f"{value['fetch_deadline']!r} is longer than the poll interval",
                 "make it well under poll, e.g. 30s",
             )
-        return Source(v["name"], location, poll, deadline)
+        return Source(v["name"], location, poll, deadline, v["term"])
 
     def subscription(self, index: int, value: Any, notifiers: Mapping[str, Any]) -> Subscription:
         from notifiers.settings import check_targets

@@ -7,9 +7,13 @@ the previous events stay in force.
 
 Decisions:
 
-* **Unchanged content is not parsed again.** The digest (of the program zone
-  and the text) is compared with the last good version's before parsing; an
-  unchanged local file or an unchanged HTTP body costs one hash.
+* **One timeline per source.** A document holding several timelines gives the
+  pinned ``term``, else the term served so far (a draft of the next term added
+  above the current one does not take over), else the first, with a warning.
+* **Unchanged content is not parsed again.** The digest (of the pinned term,
+  the program zone and the text) is compared with the last good version's
+  before parsing; an unchanged local file or an unchanged HTTP body costs one
+  hash.
 * **A version saved before written zones were kept is read once more.** The
   zone each time was written in (the printed day of an all-day span) is saved
   next to the JSON contract; :data:`READING` is part of the digest, so an
@@ -73,9 +77,13 @@ READING = "written-zones"
 """What a saved version holds besides the JSON contract (see the module docstring)."""
 
 
-def content_digest(text: str, zone: str) -> str:
-    """The identity of a version: its text as read in *zone*, by this reading (:data:`READING`)."""
-    return hashlib.sha256(f"{READING}\0{zone}\0{text}".encode()).hexdigest()
+def content_digest(text: str, zone: str, term: str | None = None) -> str:
+    """The identity of a version: its text as read in *zone* (for the pinned *term*).
+
+    :data:`READING` is part of it: a version saved by a reading that kept less is read again.
+    """
+    pinned = "" if term is None else f"{term}\0"
+    return hashlib.sha256(f"{READING}\0{pinned}{zone}\0{text}".encode()).hexdigest()
 
 
 def describe(error: BaseException) -> str:
@@ -104,11 +112,13 @@ def poll(
         if document is None:
             store.record_fetch(source.name, now, etag=etag, last_modified=modified)
             return PollResult(source.name, current, Diff())
-        digest = content_digest(document.text, zone)
+        digest = content_digest(document.text, zone, source.term)
         if last is not None and last[0] == digest:
             store.record_fetch(source.name, now, etag=etag, last_modified=modified)
             return PollResult(source.name, current, Diff())
-        timeline = parse_document(document, zone=zone)
+        timeline = parse_document(
+            document, zone=zone, term=source.term, prefer=current.term.id if current else None
+        )
         events = canonical(timeline.events, store.aliases())
         old = current.events if current else ()
         problem = suspicious(old, events)

@@ -86,6 +86,20 @@ def _clock(value: Any) -> dt.time:
     return dt.time(hour, minute)
 
 
+def _term_id(value: Any) -> str:
+    from feeds.errors import TermIdError
+    from feeds.term import parse_term_id
+
+    text = TEXT.parse(value)
+    try:
+        parse_term_id(text)
+    except TermIdError as error:
+        raise Problem(str(error), 'e.g. "lfx-2027-t1"') from None
+    return str(text)
+
+
+TERM_ID = Type("term id", _term_id)
+"""``lfx-2027-t1`` or ``lfx-2027``: a term of a document with several timelines."""
 TARGETS = Type("string or list of strings", lambda value: value)
 """Checked per backend by :func:`notifiers.settings.check_targets` once the notifier is known."""
 DATABASE = Type("SQLAlchemy URL", _database)
@@ -140,6 +154,10 @@ SOURCES = Table(
                 "together: a server that drips its answer fails at this deadline); default "
                 "`30s`, or half of `poll` when shorter; at most `poll` or 10 minutes",
                 '"30s"'),
+        Setting("term", TERM_ID, None,
+                "in a document holding several timelines, the term to read (default: the one "
+                "served so far, else the first, with a warning naming the others)",
+                '"lfx-2027-t1"'),
     ),
     "term documents to poll",
     array=True,
@@ -153,8 +171,9 @@ SUBSCRIPTIONS = Table(
         Setting("notifier", TEXT, REQUIRED,
                 "`console`, `slack`, `email` (needs its `[notifiers.NAME]` table)",
                 '"console"'),
-        Setting("target", TARGETS, "",
-                "slack: channel name/ID or `webhook`; email: a list of addresses",
+        Setting("target", TARGETS, None,
+                "slack (required): channel name/ID or `webhook`; email (required): a list of "
+                "addresses; console: anything (default `stdout`)",
                 '"stdout"'),
         Setting("categories", list_of(choice(*CATEGORIES), name="list of categories"), [],
                 "which rows (default: everything)", '["proposal", "review", "evaluation"]'),

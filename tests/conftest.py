@@ -29,7 +29,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     They mostly wait, so the other tests should run meanwhile. pytest-xdist's
     work-stealing scheduler hands each worker a contiguous slice of this list;
     the first slow test (the kill -9 end-to-end run, the longest) leads the first
-    slice and the other slow tests lead the next ones. The order is the same in
+    slice and the other slow tests lead the next ones (with three workers, each
+    slow test has its own). The order is the same in
     every worker (xdist requires it) and only the order changes, never the set.
     """
     workers = int(getattr(config, "workerinput", {}).get("workercount", 1))

@@ -104,6 +104,8 @@ MISTAKES = [
     Mistake("e-mail target not an address", 'target = ["mentors@example.org"]',
             'target = ["mentors@example.org", "not an address"]', "subscriptions[0].target[1]",
             "'not an address'"),
+    Mistake("e-mail target missing", 'target = ["mentors@example.org"]\n', "",
+            "subscriptions[0].target", "missing"),
     Mistake("e-mail target empty", 'target = ["mentors@example.org"]', "target = []",
             "subscriptions[0].target", "empty"),
     Mistake("slack channel malformed", 'target = "#deadlines"', 'target = "#Dead Lines!"',

@@ -157,3 +157,54 @@ def test_every_timeline_of_a_document_in_document_order() -> None:
     found = parse_markdown_all(text, "t.md")
     assert [t.term.id for t in found] == ["lfx-2030-t1", "lfx-2030-t2"]
     assert [endpoint_text(t.events[0].start) for t in found] == ["2030-01-07", "2030-04-07"]
+
+
+def _poll_source(tmp_path: Path, text: str, pin: str = "") -> object:
+    from scheduler.config import parse_config
+
+    doc = tmp_path / "term.md"
+    doc.write_text(text, encoding="utf-8")
+    extra = f'term = "{pin}"\n' if pin else ""
+    toml = f'[[sources]]\nname = "t"\npath = "{doc.as_posix()}"\n{extra}'
+    return parse_config(toml, str(tmp_path / "c.toml")).sources[0]
+
+
+def test_the_daemon_keeps_serving_its_term_when_a_draft_appears_above(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from scheduler.poll import poll
+    from scheduler.store import Store
+
+    both = (FORMS / "two-timelines.md").read_text()
+    current_only = "# Term 03 - 2027 Sept - Nov\n\n## Timeline\n" + both.split("## Timeline\n")[1]
+    now = dt.datetime(2027, 6, 1, tzinfo=dt.UTC)
+    source = _poll_source(tmp_path, current_only)
+    with Store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        first = poll(source, store, "America/Los_Angeles", now)  # type: ignore[arg-type]
+        assert first.timeline is not None and first.timeline.term.id == "lfx-2027-t3"
+        (tmp_path / "term.md").write_text(both, encoding="utf-8")  # the draft appears above
+        second = poll(source, store, "America/Los_Angeles", now)  # type: ignore[arg-type]
+        assert second.error is None and second.timeline is not None
+        assert second.timeline.term.id == "lfx-2027-t3"
+        assert not (second.diff.added or second.diff.removed or second.diff.moved)
+        assert "also holds lfx-2028-t1" in second.timeline.warnings[0].message
+
+
+def test_a_source_pinned_to_a_term_reads_that_term(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from scheduler.poll import poll
+    from scheduler.store import Store
+
+    source = _poll_source(tmp_path, (FORMS / "two-timelines.md").read_text(), "lfx-2027-t3")
+    with Store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        result = poll(source, store, "UTC", dt.datetime(2027, 6, 1, tzinfo=dt.UTC))  # type: ignore[arg-type]
+    assert result.timeline is not None and result.timeline.term.id == "lfx-2027-t3"
+    assert result.timeline.warnings == ()
+
+
+def test_a_malformed_pinned_term_is_a_config_error(tmp_path: Path) -> None:
+    from scheduler.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.term: 'next' is not a term id"):
+        _poll_source(tmp_path, "# x\n", "next")

@@ -19,7 +19,6 @@ from feeds.meaning import (
 )
 from feeds.model import Event
 from feeds.timeline import parse_markdown
-from feeds.written import attach_zones
 from lfx_cal.cli import cli
 from scheduler.config import Subscription
 from scheduler.plan import OPENING, REMINDER, TODAY, jobs_for, skipped_leads
@@ -35,7 +34,7 @@ def utc(*parts: int) -> dt.datetime:
 
 def read(rows: str) -> dict[str, Event]:
     text = f"# Term 01 - 2031 March - May\n\n## Timeline\n\n| Activity | Dates |\n|---|---|\n{rows}"
-    timeline = attach_zones(parse_markdown(text, "t.md"), text, LA.zone)
+    timeline = parse_markdown(text, "t.md", zone=LA.zone)  # the parser records written zones
     return {e.title: e for e in timeline.events}
 
 
