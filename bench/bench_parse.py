@@ -21,8 +21,8 @@ Then (issue 10) two more rows, each median of 3 runs:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import contextlib
+import datetime as dt
 import statistics
 import time
 from pathlib import Path

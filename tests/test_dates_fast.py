@@ -5,8 +5,18 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.dates import MONTHS, WEEKDAYS, Point, Written, _read_simple, read_cell, tokenize
-from feeds.dates import _fix_placeholders, _read_side, _split
+from feeds.dates import (
+    MONTHS,
+    WEEKDAYS,
+    Point,
+    Written,
+    _fix_placeholders,
+    _read_side,
+    _read_simple,
+    _split,
+    read_cell,
+    tokenize,
+)
 
 
 def full(text: str) -> Written:
