@@ -308,8 +308,73 @@ def _fix_placeholders(point: Point) -> None:
     point.clocks = fixed
 
 
+_WEEKDAY_WORDS = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
+_MONTH_WORDS = "|".join(sorted(MONTHS, key=len, reverse=True))
+_SIMPLE_POINT = (
+    r"(?:(?P<{p}wd>" + _WEEKDAY_WORDS + r")\.?,?\s+)?(?:(?P<{p}mon>" + _MONTH_WORDS + r")\.?\s+)?"
+    r"(?P<{p}day>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<{p}year>\d{{4}}))?"
+    r"|(?P<{p}iso>\d{{4}})-(?P<{p}isom>\d{{1,2}})-(?P<{p}isod>\d{{1,2}})"
+)
+_SIMPLE = re.compile(
+    r"\s*(?:" + _SIMPLE_POINT.format(p="a") + r")"
+    r"(?:(?:\s*[-–—]+\s*|\s+(?:to|through|thru|until|till)\s+)"
+    r"(?:" + _SIMPLE_POINT.format(p="b") + r"))?\s*",
+    re.IGNORECASE,
+)
+
+
+def _simple_point(match: re.Match[str], p: str) -> Point | None:
+    """One side of a :data:`_SIMPLE` match, or None when it is not plainly a date."""
+    if match.group(f"{p}iso"):
+        iso = [int(match.group(f"{p}{k}")) for k in ("iso", "isom", "isod")]
+        return Point(iso[0], iso[1], iso[2])
+    if match.group(f"{p}day") is None:
+        return None
+    point = Point(day=int(match.group(f"{p}day")))
+    month_text, weekday_text = match.group(f"{p}mon"), match.group(f"{p}wd")
+    year_text = match.group(f"{p}year")
+    if month_text is not None:
+        if month_text.lower() not in MONTHS:
+            return None
+        point.month = MONTHS[month_text.lower()]
+    if weekday_text is not None:
+        if weekday_text.lower() not in WEEKDAYS or month_text is None:
+            return None
+        point.weekday, point.weekday_text = WEEKDAYS[weekday_text.lower()], weekday_text
+    if year_text is not None:
+        if not "19" <= year_text[:2] <= "99":
+            return None
+        point.year = int(year_text)
+    return point
+
+
+def _read_simple(text: str) -> Written | None:
+    """The common cells (``Mon, Mar 3, 2031``, ``Jan 2 – 13, 2031``, ``2031-03-03``), fast.
+
+    Anything else (times, zones, notes, words) returns None and takes the full
+    lexer; a test checks that both readers agree on every cell this one takes.
+    """
+    match = _SIMPLE.fullmatch(text)
+    if match is None:
+        return None
+    start = _simple_point(match, "a")
+    if start is None or start.month is None:
+        return None
+    if match.group("bday") is None and match.group("biso") is None:
+        return Written(start) if match.end("aday" if match.group("aday") else "aisod") else None
+    end = _simple_point(match, "b")
+    if end is None or (end.weekday is not None and end.month is None):
+        return None
+    if start.year is not None and match.group("aiso") is None and end.month is None:
+        return None  # "May 3, 2031 - 17": left to the full reader
+    return Written(start, end)
+
+
 def read_cell(text: str) -> Written:
     """Read one date cell (plain text, Markdown already removed) into a :class:`Written`."""
+    simple = _read_simple(text) if len(text) < 64 else None
+    if simple is not None:
+        return simple
     tokens = tokenize(text)
     left, right = _split(tokens)
     written = Written(Point())

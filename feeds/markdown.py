@@ -130,14 +130,43 @@ class Heading(NamedTuple):
 
 @cache
 def _parser() -> MarkdownIt:
+    """Block structure only: inline markup is parsed lazily, where there is any."""
+    parser = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    return parser.disable("inline")
+
+
+@cache
+def _inline_parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+
+
+_MARKUP = frozenset("*_~<>\\`[]&!")
+"""Characters that may start inline markup; text without any of them is plain."""
+
+
+def _children(token: Token) -> list[Token] | None:
+    """The inline children of *token*, parsed on first use; None when its text is plain.
+
+    The block parser leaves inline text unparsed (most table cells and list items
+    hold no markup, and parsing every one was most of the work on a large table).
+    """
+    if token.children:
+        return token.children
+    if _MARKUP.isdisjoint(token.content):
+        return None
+    parsed = _inline_parser().parseInline(token.content)
+    token.children = parsed[0].children if parsed and parsed[0].children else []
+    return token.children
 
 
 def inline_lines(token: Token) -> list[tuple[int, str]]:
     """Plain text of an inline token, one entry per source line (offset, text)."""
+    children = _children(token)
+    if children is None:
+        return [(i, " ".join(line.split())) for i, line in enumerate(token.content.split("\n"))]
     pieces: list[tuple[int, list[str]]] = [(0, [])]
     deleted = 0
-    for child in token.children or ():
+    for child in children:
         kind = child.type
         if kind == "s_open":
             deleted += 1
@@ -159,6 +188,8 @@ def inline_lines(token: Token) -> list[tuple[int, str]]:
 
 def plain(token: Token) -> str:
     """Plain text of an inline token on one line."""
+    if _children(token) is None:
+        return " ".join(token.content.split())  # most table cells
     return " ".join(text for _, text in inline_lines(token) if text)
 
 
@@ -304,7 +335,7 @@ def _block_rows(tokens: Sequence[Token], start: int, stop: int) -> tuple[list[Ro
         token = tokens[index]
         if token.type == "table_open":
             table, index, head = _table_rows(tokens, index)
-            rows.extend(row._replace(context=context) for row in table)
+            rows.extend([row._replace(context=context) for row in table] if context else table)
             header = header or head
             continue
         if token.type == "html_block" and "<table" in token.content.lower():

@@ -51,6 +51,7 @@ import calendar
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from feeds.model import Term
 
@@ -73,6 +74,7 @@ _GAP = dt.timedelta(days=300)
 _DAY_NAMES = tuple(calendar.day_name)
 
 
+@cache
 def term_window(term: Term) -> tuple[dt.date, dt.date] | None:
     """The dates a term's rows may fall on: its run-up (270 days) through 92 days after.
 
@@ -271,6 +273,9 @@ def solve(rows: Sequence[YearRow], evidence: Evidence) -> list[Choice]:
             options.append(sorted({*wide, *row.context}))
         else:
             options.append(sorted({*near, *row.context}))
+    if all(len(years) == 1 for years in options):  # every year printed: nothing to choose
+        pairs = zip(rows, options, strict=True)
+        return [Choice(years[0], _end_year(years[0], row)) for row, years in pairs]
     # Viterbi: best[i][k] = cheapest path ending with row i at options[i][k].
     back: list[list[int]] = []
     previous_costs: list[float] = []

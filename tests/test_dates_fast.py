@@ -1,0 +1,64 @@
+"""The fast reader of common date cells agrees with the full lexer on every cell it takes."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feeds.dates import (
+    MONTHS,
+    WEEKDAYS,
+    Point,
+    Written,
+    _fix_placeholders,
+    _read_side,
+    _read_simple,
+    _split,
+    read_cell,
+    tokenize,
+)
+
+
+def full(text: str) -> Written:
+    tokens = tokenize(text)
+    left, right = _split(tokens)
+    written = Written(Point())
+    written.start = _read_side(left, written, text)
+    _fix_placeholders(written.start)
+    if right is not None:
+        written.end = _read_side(right, written, text)
+        _fix_placeholders(written.end)
+    return written
+
+
+words = st.sampled_from([*MONTHS, *WEEKDAYS, "May", "Sept.", "to", "through", "x", "TBD", "PT"])
+point = st.tuples(
+    st.sampled_from(["", *(f"{w}, " for w in WEEKDAYS), *(f"{w.title()} " for w in WEEKDAYS)]),
+    st.sampled_from(["", *(f"{m} " for m in MONTHS), *(f"{m.title()}. " for m in MONTHS)]),
+    st.integers(0, 40).map(str),
+    st.sampled_from(["", "st", "nd", "th"]),
+    st.sampled_from(["", ", 2031", " 2031", ", 1999", ", 9999", ", 0999"]),
+).map("".join)
+cells = st.one_of(
+    point,
+    st.tuples(point, st.sampled_from([" - ", "–", " — ", " to ", " until ", " ", ", "]), point).map(
+        "".join
+    ),
+    st.lists(
+        st.one_of(words, point, st.sampled_from([" ", ",", "-", "1", "2031"])), max_size=6
+    ).map("".join),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(cells)
+def test_the_fast_reader_agrees_with_the_lexer(text: str) -> None:
+    fast = _read_simple(text)
+    if fast is not None:
+        assert fast == full(text), text
+    assert read_cell(text) == full(text), text
+
+
+def test_the_fast_reader_takes_the_common_cells() -> None:
+    for text in ["Mon, Mar 3, 2031", "Jan 2 – Jan 13, 2031", "2031-03-03", "May 3 - 17"]:
+        assert _read_simple(text) is not None, text
