@@ -4,10 +4,20 @@ Shape of what is written (documented in the README):
 
 * a single day → an all-day event (``DTSTART;VALUE=DATE``, exclusive ``DTEND``);
 * a single instant → a 15-minute timed event starting at the instant, in UTC;
-* a period → an all-day span over its days (``TRANSP:TRANSPARENT``, so it does
-  not block time) and, when it closes at a known instant, a second 15-minute
-  "Deadline:" event at that instant (UID with ``-deadline``), so both the period
-  and its closing time show in every client.
+* a period → an all-day span over the days the document prints
+  (``TRANSP:TRANSPARENT`` and ``X-MICROSOFT-CDO-BUSYSTATUS:FREE``, so it blocks
+  no time, in Outlook either) and, for each endpoint given as an instant, a
+  15-minute companion at it: "Opens: …" (UID with ``-opens``) and "Closes: …"
+  (UID with ``-deadline``, as before), so every time the document gives shows
+  in every client.
+
+Days as printed: an instant's day is its wall-clock date in the zone it was
+written in (``Event.zones``; the program zone when unknown), so "Mon, Aug 3,
+00:00 UTC" starts a span on Aug 3 and "Aug 20, 23:59 AoE" ends one on Aug 20
+(see :func:`feeds.meaning.span_days`). Companion titles use the row's subject
+("Closes: Mentee applications"); in merged feeds (events of several terms, or
+``term_prefix=True``: the all and role feeds) every title starts with a short
+term name ("LFX 2026 T3 · …"). UIDs of existing events never change.
 
 UIDs come from the events; DTSTAMP is the caller's ``stamp`` (never *now*);
 SEQUENCE and LAST-MODIFIED come from ``revisions`` (change history) when given.
@@ -25,8 +35,8 @@ from icalendar import Alarm, Calendar, vDuration
 from icalendar import Event as VEvent
 
 from feeds.durations import format_duration
-from feeds.model import Endpoint, Event, endpoint_text, local_date
-from feeds.zones import zone as get_zone
+from feeds.meaning import Rules, span_days, subject, term_label
+from feeds.model import Endpoint, Event, endpoint_text
 
 PRODID = "-//lfx-cal//lfx-cal//EN"
 DEADLINE_LENGTH = dt.timedelta(minutes=15)
@@ -50,12 +60,23 @@ class FeedOptions(NamedTuple):
     refresh: dt.timedelta = dt.timedelta(hours=6)
     alarms: tuple[dt.timedelta, ...] = ()
     stamp: dt.datetime = DEFAULT_STAMP
+    term_prefix: bool | None = None
+    """Start titles with a short term name: None = when the events span several terms."""
 
 
 def deadline_uid(uid: str) -> str:
     """The UID of a period's closing-instant event."""
+    return _suffixed(uid, "deadline")
+
+
+def opens_uid(uid: str) -> str:
+    """The UID of a period's opening-instant event."""
+    return _suffixed(uid, "opens")
+
+
+def _suffixed(uid: str, suffix: str) -> str:
     local, _, domain = uid.partition("@")
-    return f"{local}-deadline@{domain}" if domain else f"{uid}-deadline"
+    return f"{local}-{suffix}@{domain}" if domain else f"{uid}-{suffix}"
 
 
 def _describe(event: Event) -> str:
@@ -88,40 +109,56 @@ def _alarms(component: VEvent, title: str, options: FeedOptions, related_end: bo
     for lead in options.alarms:
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
-        alarm.add("description", f"{title}: {format_duration(lead)} to go")
+        alarm.add("description", f"{title}: in {format_duration(lead)}")
         parameters = {"RELATED": "END"} if related_end else {}
         alarm.add("trigger", -lead, parameters=parameters)
         component.add_component(alarm)
 
 
-def _vevents(event: Event, options: FeedOptions, revision: Revision) -> list[VEvent]:
-    zone = get_zone(options.zone)
+def _timed(uid: str, summary: str, at: dt.datetime, event: Event, options: FeedOptions,
+           revision: Revision, description: str) -> VEvent:  # fmt: skip
+    component = _component(uid, summary, options, revision)
+    component.add("dtstart", at)
+    component.add("dtend", at + DEADLINE_LENGTH)
+    component.add("description", description)
+    component.add("categories", [c.upper() for c in event.categories])
+    return component
+
+
+def _vevents(event: Event, options: FeedOptions, revision: Revision, prefix: str) -> list[VEvent]:
+    rules = Rules(options.zone)
     out: list[VEvent] = []
     description = _describe(event)
-    timed_end = event.end is not None and isinstance(event.end, dt.datetime)
+    title = prefix + event.title
     if event.end is None and isinstance(event.start, dt.datetime):
-        main = _component(event.uid, event.title, options, revision)
+        main = _component(event.uid, title, options, revision)
         main.add("dtstart", event.start)
         main.add("dtend", event.start + DEADLINE_LENGTH)
     else:
-        first = local_date(event.start, zone)
-        last = local_date(event.end if event.end is not None else event.start, zone)
-        main = _component(event.uid, event.title, options, revision)
+        first, last = span_days(event, rules)
+        main = _component(event.uid, title, options, revision)
         main.add("dtstart", first)
         main.add("dtend", last + dt.timedelta(days=1))
         main.add("transp", "TRANSPARENT")
+        main.add("x-microsoft-cdo-busystatus", "FREE")
     main.add("description", description)
     main.add("categories", [c.upper() for c in event.categories])
     if event.source.startswith(("http://", "https://")):
         main.add("url", event.source)
     out.append(main)
-    if timed_end:
-        assert isinstance(event.end, dt.datetime)
-        closing = _component(deadline_uid(event.uid), f"Deadline: {event.title}", options, revision)
-        closing.add("dtstart", event.end)
-        closing.add("dtend", event.end + DEADLINE_LENGTH)
-        closing.add("description", description)
-        closing.add("categories", [c.upper() for c in event.categories])
+    name = subject(event.title)
+    if event.end is not None and isinstance(event.start, dt.datetime):
+        summary = f"{prefix}Opens: {name}"
+        out.append(
+            _timed(
+                opens_uid(event.uid), summary, event.start, event, options, revision, description
+            )
+        )
+    if event.end is not None and isinstance(event.end, dt.datetime):
+        summary = f"{prefix}Closes: {name}"
+        closing = _timed(
+            deadline_uid(event.uid), summary, event.end, event, options, revision, description
+        )
         _alarms(closing, event.title, options, related_end=False)
         out.append(closing)
     else:
@@ -148,9 +185,15 @@ def build_calendar(
         calendar.add("x-wr-caldesc", options.description)
     calendar.add("refresh-interval", vDuration(options.refresh), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(options.refresh))
-    for event in events:
+    chosen = list(events)
+    merged = options.term_prefix
+    if merged is None:
+        merged = len({event.term for event in chosen}) > 1
+    for event in chosen:
+        prefix = f"{term_label(event.term)} · " if merged else ""
+        revision = revisions.get(event.uid, Revision())
         try:
-            components = _vevents(event, options, revisions.get(event.uid, Revision()))
+            components = _vevents(event, options, revision, prefix)
         except OverflowError:  # a date at the calendar's edge: no event rather than no feed
             continue
         for component in components:

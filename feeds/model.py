@@ -9,7 +9,7 @@ or the closing instant as written, or ``None`` for a single point in time.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from feeds import formats
@@ -98,6 +98,11 @@ class Event:
     notes: tuple[str, ...] = ()
     line: int = 0
     source: str = ""
+    zones: tuple[str | None, str | None] = field(default=(None, None), compare=False)
+    """The zone (IANA name, ``UTC``, ``Etc/GMT+12`` for AoE) each endpoint's time was
+    written in: (start, end). None for a date, or when the loader could not tell;
+    only the calendar's printed days use it (:func:`feeds.meaning.written_day`).
+    Not part of the JSON contract, and not compared by change detection."""
 
     @property
     def deadline(self) -> Endpoint:
@@ -110,7 +115,11 @@ class Event:
         return self.end is not None
 
     def deadline_at(self, zone: ZoneInfo) -> dt.datetime:
-        """The deadline as a UTC instant; a date-only deadline is the start of that day."""
+        """The deadline as a UTC instant; a date-only deadline is the start of that day.
+
+        This is the *value*, not what it means: when a row closes, is due or is
+        passed is :mod:`feeds.meaning`'s to say (a date-only close is that day's end).
+        """
         return as_instant(self.deadline, zone)
 
 

@@ -114,6 +114,7 @@ def _event(
         notes=tuple(notes),
         line=int(entry[_LINE]),
         source=source,
+        zones=resolved.zones,
     )
     return event, warnings + resolved.warnings
 

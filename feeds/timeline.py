@@ -288,6 +288,7 @@ class _Builder:
                     notes=tuple(item.notes),
                     line=line,
                     source=self.source,
+                    zones=resolved.zones,
                 )
             )
         warnings = tuple(sorted(self.warnings, key=lambda n: n.line))

@@ -19,12 +19,11 @@ from feeds.formats import listing_time
 from feeds.ical import Revision
 from feeds.model import Event
 from feeds.public import redact
-from feeds.zones import zone as get_zone
 from lfx_cal.errors import CliError
 from lfx_cal.reading import say
 from scheduler.config import Config, Service, load_config
 from scheduler.errors import ConfigError
-from scheduler.plan import Job, fan_out, jobs_for
+from scheduler.plan import Job, fan_out, jobs_for, skipped_leads
 
 if TYPE_CHECKING:
     from scheduler.store import Store
@@ -104,7 +103,7 @@ def _read(config: Config) -> tuple[list[Event], int]:
 def _plan_lines(config: Config, events: Iterable[Event], now: dt.datetime) -> list[str]:
     by_uid = {e.uid: e for e in events}
     jobs: list[Job] = jobs_for(
-        by_uid.values(), config.subscriptions, get_zone(config.service.timezone), after=now
+        by_uid.values(), config.subscriptions, config.service.rules, after=now
     )
     lines = []
     for job in jobs:
@@ -134,6 +133,11 @@ def check(path: str) -> int:
     say(f"plan: {len(lines)} upcoming reminders")
     for line in lines:
         say(f"  {line}")
+    skipped = skipped_leads(events, config.subscriptions, config.service.rules)
+    if skipped:
+        say(f"skipped leads: {len(skipped)} (they do not apply to these rows)")
+    for event, lead, reason in skipped:
+        say(f"  {format_duration(lead)} before {event.title}: {reason}")
     return 1 if failures else 0
 
 

@@ -127,7 +127,9 @@ def _run_publish(
         from lfx_cal.operate import stored_revisions
 
         revisions = stored_revisions(config)
-    snapshot = build_snapshot(timelines, revisions or {}, config.service.timezone)
+    snapshot = build_snapshot(
+        timelines, revisions or {}, config.service.timezone, rules=config.service.rules
+    )
     try:
         written = publish(snapshot, Path(out), base_url)
     except ValueError as problem:

@@ -15,7 +15,7 @@ from notifiers.settings import read_table
 def render_lines(message: Message, target: str) -> list[str]:
     """Return the lines the console backend prints for *message* sent to *target*."""
     lines = [f"[{message.kind.value}] {message.title} -> {one_line(target) or '(console)'}"]
-    lines.append(f"    deadline: {message.deadline_text}")
+    lines.append(f"    {message.when_label}: {message.deadline_text}")
     lines.append(f"    term: {one_line(message.term)}")
     if message.change is not None:
         change = message.change

@@ -105,14 +105,15 @@ def render_html(message: Message) -> str:
     """Return the HTML body; every piece of document text is escaped."""
     e = html.escape
     parts = [f"<h2>{e(message.title)}</h2>"]
-    lead = f" ({e(human_duration(message.lead))} to go)" if message.lead is not None else ""
+    lead = f" (in {e(human_duration(message.lead))})" if message.lead is not None else ""
     if message.kind is Kind.CHANGED and message.change is not None:
         change = message.change
         parts.append(
             f"<p><strong>Changed:</strong> the {e(change.what)} moved from <s>{e(change.old)}</s>"
             f" to <strong>{e(change.new)}</strong></p>"
         )
-    parts.append(f"<p><strong>Deadline:</strong> {e(message.deadline_text)}{lead}</p>")
+    label = e(message.when_label.capitalize())
+    parts.append(f"<p><strong>{label}:</strong> {e(message.deadline_text)}{lead}</p>")
     parts.append(f"<p>Term: {e(message.term)}</p>")
     parts.extend(f"<p>{e(note)}</p>" for note in message.event.notes)
     links = [

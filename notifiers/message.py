@@ -2,7 +2,13 @@
 
 :func:`build_message` is a pure function of the event, the kind of message and
 its lead time or change: Slack, e-mail and the console all say the same thing
-because they all render the same :class:`Message`. Its ``title`` is one line
+because they all render the same :class:`Message`. What the row means (when it
+closes, whether it is a period, a deadline or an informational day) comes from
+:mod:`feeds.meaning`; the words say what happens and when, in the program zone
+and UTC: "Mentee applications close in 1 day — Tue, Feb 10, 11:00 AM PST
+(19:00 UTC)", "Mentee applications are open until …", "Today: first stipend
+payments". The subject is the title in sentence case without a trailing
+"Open"/"Deadline"/"Due", so a reminder never reads as if something opens. Its ``title`` is one line
 (control characters and line breaks collapsed); its ``text`` is plain,
 unescaped text — each backend escapes for its own format.
 """
@@ -15,7 +21,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feeds.model import Endpoint, Event, as_instant
+from feeds.meaning import (
+    RowKind,
+    Rules,
+    close_of,
+    day_start,
+    kind_of,
+    reminder_instant,
+    subject,
+)
+from feeds.model import Endpoint, Event
 from feeds.public import clean_event, clean_text, public_event, public_source
 from feeds.zones import zone as get_zone
 from notifiers.errors import ConfigError
@@ -33,6 +48,8 @@ class Kind(StrEnum):
     """A period (applications, proposals…) has opened."""
     CHANGED = "changed"
     """A date in the timeline moved: the message carries old → new."""
+    TODAY = "today"
+    """An informational day (stipend payments, program start) is today."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +65,10 @@ class Change:
 class Message:
     """Everything a backend needs to say about one event, already worded.
 
-    ``deadline`` is a UTC instant; when ``all_day`` is true the document gave
-    only a date and ``deadline`` is the start of that day in ``zone``.
+    ``deadline`` is the UTC instant the message is about (a close, or an
+    informational row's start); when ``all_day`` is true the document gave only
+    a date. ``deadline_text`` writes it for people and ``when_label`` says what
+    it is ("closes", "open until", "today", "at").
     """
 
     kind: Kind
@@ -65,6 +84,7 @@ class Message:
     feed_url: str | None = None
     lead: dt.timedelta | None = None
     change: Change | None = None
+    when_label: str = "deadline"
 
 
 def one_line(text: str) -> str:
@@ -88,15 +108,52 @@ def human_duration(value: dt.timedelta) -> str:
 
 
 def human_endpoint(value: Endpoint, zone: ZoneInfo) -> str:
-    """Write a date (``Tue 25 May 2027``) or an instant in *zone* and in UTC."""
+    """Write a date (``Tue, May 25, 2027``) or an instant in *zone* and in UTC."""
     if not isinstance(value, dt.datetime):
-        return value.strftime("%a %d %b %Y")
+        return f"{value:%a, %b} {value.day}, {value.year}"
+    return human_instant(value, zone, year=True)
+
+
+def human_instant(value: dt.datetime, zone: ZoneInfo, *, year: bool = False) -> str:
+    """``Tue, Feb 10, 11:00 AM PST (19:00 UTC)`` (UTC alone when *zone* is UTC)."""
     local = value.astimezone(zone)
-    utc = value.astimezone(dt.UTC)
-    text = local.strftime("%a %d %b %Y, %H:%M %Z")
+    clock = f"{local.hour % 12 or 12}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
+    text = f"{local:%a, %b} {local.day}" + (f", {local.year}" if year else "")
+    text += f", {clock} {local.tzname()}"
     if local.utcoffset() != dt.timedelta(0):
-        text += utc.strftime(" (%H:%M UTC)")
+        text += f" ({value.astimezone(dt.UTC):%H:%M} UTC)"
     return text
+
+
+def _day(value: dt.date) -> str:
+    return f"{value:%a, %b} {value.day}"
+
+
+def close_text(value: Endpoint, rules: Rules) -> str:
+    """When a row closes, for people: the instant, or the date and what it means."""
+    if isinstance(value, dt.datetime):
+        return human_instant(value, rules.tz)
+    if rules.deadline_time is None:
+        noon = dt.datetime.combine(value, dt.time(12), rules.tz)
+        return f"{_day(value)}, end of day ({noon.tzname()})"
+    return human_instant(close_of(value, rules), rules.tz)
+
+
+_CLOSES = re.compile(r"\bclos(e|es|ed|ing)\b", re.IGNORECASE)
+
+
+def _plural(name: str) -> bool:
+    last = name.rsplit(" ", 1)[-1].lower()
+    return last.endswith("s") and not last.endswith("ss")
+
+
+def _lower_first(name: str) -> str:
+    first = name.split(" ", 1)[0]
+    return (
+        name
+        if first.isupper() or not first[:1].isupper() or not first[1:].islower()
+        else (name[:1].lower() + name[1:])
+    )
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -131,35 +188,68 @@ def build_message(
     zone: str = "America/Los_Angeles",
     feed_url: str | None = None,
     source_url: str | None = None,
+    rules: Rules | None = None,
 ) -> Message:
     """Word a message about *event*; pure (no clock, no I/O).
 
     A reminder needs *lead* (the time left before the deadline); a change needs
     *change* (see :func:`changed_from`). *zone* is the zone dates are written
-    in for the text; Slack readers also see the deadline in their own zone.
+    in for the text (*rules*, when given, also carry ``date_deadline_time``);
+    Slack readers also see instants in their own zone.
     """
     kind = Kind(kind)
     where = _zone(zone)
     event = clean_event(public_event(event))  # every output shows the public source, clean text
-    name = one_line(event.title) or "(untitled)"
-    deadline_text = human_endpoint(event.deadline, where)
+    rules = rules or Rules(zone)
+    if rules.zone != zone:
+        rules = Rules(zone, rules.deadline_time, rules.notice_hour)
+    name = subject(one_line(event.title))
+    row = kind_of(event)
+    closes = close_text(event.deadline, rules)
+    are = "are" if _plural(name) else "is"
+    all_day = not isinstance(event.deadline, dt.datetime)
+    instant = reminder_instant(event, rules)
+    label = "closes"
+    if row is RowKind.INFO:
+        label = "today" if all_day else "at"
+        closes = _day(event.start) if isinstance(event.start, dt.date) and all_day else closes
+        if not isinstance(event.start, dt.datetime):
+            instant = day_start(event.start, rules)
+    elif all_day and rules.deadline_time is not None:
+        all_day = False
+        instant = close_of(event.deadline, rules)
     if kind is Kind.REMINDER:
         if lead is None:
             raise ConfigError("lead", "a reminder needs a lead time", "pass lead=timedelta(...)")
-        title = f"Reminder: {name} — {human_duration(lead)} to go"
-        first = f"{name}: deadline {deadline_text} ({human_duration(lead)} to go)."
-    elif kind is Kind.OPENING:
-        title = f"Now open: {name}"
-        if event.end is not None:
-            first = (
-                f"{name} is open from {human_endpoint(event.start, where)} until {deadline_text}."
-            )
+        left = human_duration(lead)
+        if row is RowKind.PERIOD or _CLOSES.search(event.title):
+            verb = "close" if _plural(name) else "closes"
+            title = f"{name} {verb} in {left} — {closes}"
+            first = f"{name} {are} open until {closes}: {left} left."
+        elif row is RowKind.DEADLINE:
+            title = f"{name} due in {left} — {closes}"
+            first = f"{name} {are} due {closes}: {left} left."
         else:
-            first = f"{name}: {deadline_text}."
+            title = f"{name} in {left} — {closes}"
+            first = f"{name}: {closes}, in {left}."
+    elif kind is Kind.OPENING:
+        label = "open until"
+        title = f"{name} {are} open until {closes}"
+        opened = (
+            human_instant(event.start, where)
+            if isinstance(event.start, dt.datetime)
+            else _day(event.start)
+        )
+        first = f"{name} opened {opened} and {are} open until {closes}."
+    elif kind is Kind.TODAY:
+        label = "today"
+        title = f"Today: {_lower_first(name)}"
+        when_text = closes if isinstance(event.start, dt.datetime) else _day(event.start)
+        first = f"{name}: {when_text}."
     else:
         if change is None:
             raise ConfigError("change", "a change message needs the change", "pass change=Change")
-        title = f"Changed: {name}"
+        title = f"Changed: {name} — the {change.what} moved to {change.new}"
         first = f"{name}: the {change.what} moved from {change.old} to {change.new}."
     lines = [first, f"Term: {event.term}", *event.notes]
     if source_url is None and event.source.startswith(("http://", "https://")):
@@ -169,17 +259,18 @@ def build_message(
     return Message(
         kind=kind,
         event=event,
-        title=title,
+        title=one_line(title),
         text="\n".join(lines),
-        deadline=as_instant(event.deadline, where),
-        all_day=not isinstance(event.deadline, dt.datetime),
-        deadline_text=deadline_text,
+        deadline=instant,
+        all_day=all_day,
+        deadline_text=closes,
         term=event.term,
         zone=zone,
         source_url=source_url,
         feed_url=feed_url,
         lead=lead,
         change=change,
+        when_label=label,
     )
 
 

@@ -68,19 +68,21 @@ def _summary(message: Message) -> str:
         change = message.change
         return (
             f"*Changed:* the {escape(change.what)} moved from {escape(change.old)}"
-            f" to *{escape(change.new)}*\n*Deadline:* {deadline}"
+            f" to *{escape(change.new)}*\n*{escape(message.when_label.capitalize())}:* {deadline}"
         )
     if message.kind is Kind.OPENING:
-        return f"*Now open* until {deadline}"
-    lead = f" ({human_duration(message.lead)} to go)" if message.lead is not None else ""
-    return f"*Deadline:* {deadline}{lead}"
+        return f"*Open until* {deadline}"
+    if message.kind is Kind.TODAY:
+        return f"*Today:* {deadline}"
+    lead = f" (in {human_duration(message.lead)})" if message.lead is not None else ""
+    return f"*{escape(message.when_label.capitalize())}:* {deadline}{lead}"
 
 
 def render(message: Message, mentions: tuple[str, ...] = ()) -> tuple[str, list[dict[str, Any]]]:
     """Return ``(text, blocks)``: the plain fallback and the Block Kit blocks."""
     tags = " ".join(mention(m) for m in mentions)
     prefix = f"{tags} " if tags else ""
-    text = f"{prefix}{escape(message.title)} (deadline {escape(message.deadline_text)})"
+    text = f"{prefix}{escape(message.title)}"
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",

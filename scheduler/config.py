@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from feeds import filters
+from feeds.meaning import Rules
 from feeds.zones import PROGRAM_ZONE
 from notifiers.config import Problem, Table
 from scheduler.errors import ConfigError
@@ -51,6 +52,15 @@ class Service:
     misfire_grace: dt.timedelta = dt.timedelta(hours=1)
     public_url: str | None = None
     """The address people reach the service at (links in messages); None: the listen address."""
+    date_deadline_time: dt.time | None = None
+    """Local time a date-only close means; None: the end of that day."""
+    notice_hour: int = 9
+    """Local hour (program zone) of morning notices: informational days, date-only openings."""
+
+    @property
+    def rules(self) -> Rules:
+        """The meaning rules (:mod:`feeds.meaning`) these settings give."""
+        return Rules(self.timezone, self.date_deadline_time, self.notice_hour)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from feeds.meaning import reminder_instant
 from feeds.model import Event, Timeline
 from feeds.public import redact
 from feeds.zones import zone as get_zone
@@ -47,7 +48,7 @@ from scheduler.changes import Diff
 from scheduler.config import Config, Source
 from scheduler.delivery import Courier
 from scheduler.metrics import Metrics
-from scheduler.plan import OPENING, REMINDER, Job, change_keys, jobs_for, what
+from scheduler.plan import OPENING, REMINDER, TODAY, Job, change_keys, jobs_for, what
 from scheduler.poll import PollResult, describe, poll
 from scheduler.schema import stamp
 from scheduler.snapshot import Snapshot, build_snapshot
@@ -130,6 +131,7 @@ class Daemon:
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.zone = get_zone(config.service.timezone)
+        self.rules = config.service.rules
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{utcnow():%H%M%S}"
         self.timelines: dict[str, Timeline] = {}
         self.events: dict[str, Event] = {}
@@ -225,7 +227,9 @@ class Daemon:
 
     def jobs(self) -> list[str]:
         """Ids of the scheduled reminder jobs (poll and sweep jobs excluded)."""
-        return [j.id for j in self.scheduler.get_jobs() if j.id.startswith((REMINDER, OPENING))]
+        return [
+            j.id for j in self.scheduler.get_jobs() if j.id.startswith((REMINDER, OPENING, TODAY))
+        ]
 
     # -- jobs -------------------------------------------------------------------------
     async def _spawn(self, what: str, arg: str) -> None:
@@ -334,7 +338,7 @@ class Daemon:
         """Cancel reminders for dates that are gone and tell subscribers what moved."""
         subscriptions, changes, now = self.config.subscriptions, result.diff, self.clock()
         for old, new in changes.moved:
-            keep = stamp(new.deadline_at(self.zone))
+            keep = stamp(reminder_instant(new, self.rules))
             await asyncio.to_thread(self.store.cancel, new.uid, keep, now)
             await self.courier.alert(new, old, change_keys(new, what(old, new), subscriptions))
         for event in changes.added:
@@ -359,19 +363,42 @@ class Daemon:
             revisions,
             self.config.service.timezone,
             self.snapshot.modified,
+            self.rules,
         )
         if snapshot.version != self.snapshot.version:  # Last-Modified moves with the content
             snapshot = snapshot._replace(modified=self.clock())
         self.snapshot = snapshot
+        await self.carry_over()
         self.replan()
+
+    def plan(self) -> list[Job]:
+        """The jobs the current events and subscriptions call for (nothing is scheduled)."""
+        after = self.clock() - self.config.service.misfire_grace
+        return jobs_for(self.events.values(), self.config.subscriptions, self.rules, after=after)
+
+    async def carry_over(self) -> None:
+        """Reminders keyed by another instant of the same written day are the same reminder.
+
+        Earlier versions keyed a date-only close by the start of its day; the
+        ledger rows they wrote (before this model first ran on the store) are
+        re-keyed here before any job can fire, so a reminder sent before an
+        upgrade is not sent again (see :func:`scheduler.ledger.carry_over`).
+        """
+        moves = [
+            (job.kind, job.uid, int(job.lead.total_seconds()), stamp(job.instant), stamp(old))
+            for job in self.plan()
+            if (old := job.legacy) is not None
+        ]
+        cancelled, carried = await asyncio.to_thread(self.store.carry_over, moves, self.clock())
+        if cancelled or carried:
+            log.info(
+                "re-planned: %d pending reminders re-keyed, %d already sent", cancelled, carried
+            )
 
     def replan(self) -> None:
         """Make the scheduled jobs exactly the plan: add new ones, drop stale ones."""
         now = self.clock()
-        grace = self.config.service.misfire_grace
-        plan = jobs_for(
-            self.events.values(), self.config.subscriptions, self.zone, after=now - grace
-        )
+        plan = self.plan()
         self._planned = {job.id: job for job in plan}
         for job_id in self.jobs():
             if job_id not in self._planned:

@@ -15,8 +15,10 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
+from urllib.parse import urlencode
 
-from feeds.model import Event
+from feeds.categories import ROLES
+from feeds.model import CATEGORIES, Event
 from notifiers import (
     Change,
     DeliveryError,
@@ -29,7 +31,7 @@ from notifiers import (
 )
 from scheduler.config import Config
 from scheduler.metrics import Metrics
-from scheduler.plan import CHANGED, OPENING, REMINDER, Job, Key, fan_out
+from scheduler.plan import CHANGED, OPENING, REMINDER, TODAY, Job, Key, fan_out
 from scheduler.schema import parse_stamp, stamp
 from scheduler.store import Store
 
@@ -63,6 +65,22 @@ MAX_WAIT = dt.timedelta(hours=1)
 """The longest wait before a retry, whatever a server's Retry-After asks for."""
 
 
+def feed_for(all_feed: str, categories: frozenset[str]) -> str:
+    """The feed a subscription's messages link to: its role's feed, or ``all`` narrowed.
+
+    *all_feed* is the address of ``all.ics``; a subscription whose categories
+    are exactly a role preset links to that role's feed (``mentee.ics``), one
+    with every category to ``all.ics``, any other to ``all.ics?category=…``.
+    """
+    base = all_feed.rsplit("/", 1)[0]
+    if categories >= frozenset(CATEGORIES):
+        return all_feed
+    for role, members in ROLES.items():
+        if categories == frozenset(members):
+            return f"{base}/{role}.ics"
+    return all_feed + "?" + urlencode([("category", c) for c in sorted(categories)])
+
+
 def backoff(attempts: int, retry_after: float | None = None) -> dt.timedelta:
     """Wait before attempt *attempts* + 1: 30 s, 1 min, 2 min, … (at most 1 h).
 
@@ -90,13 +108,19 @@ class Courier:
 
     # -- entry points -----------------------------------------------------------------
     async def fire(self, job: Job) -> None:
-        """A job's moment has come: fan out to every subscriber target and deliver."""
+        """A job's moment has come: fan out to every subscriber target and deliver.
+
+        Each subscription gets its own message (its link is its own feed).
+        """
         event = self.daemon.events.get(job.uid)
         if event is None:
             return
         keys = fan_out(job, event, self.daemon.config.subscriptions)
-        kind = Kind.REMINDER if job.kind == REMINDER else Kind.OPENING
-        message = self._message(event, kind, lead=job.lead)
+        kind = {REMINDER: Kind.REMINDER, TODAY: Kind.TODAY}.get(job.kind, Kind.OPENING)
+
+        def message(name: str) -> Message:
+            return self._message(event, kind, lead=job.lead, subscription=name)
+
         await self._deliver(keys, message, job.due)
 
     async def alert(
@@ -110,7 +134,11 @@ class Courier:
         change = None
         if old is not None and not removed:
             change = changed_from(old, event, zone=self.daemon.config.service.timezone)
-        message = self._change_message(event, keys[0].instant, change)
+        what = keys[0].instant
+
+        def message(name: str) -> Message:
+            return self._change_message(event, what, change, subscription=name)
+
         await self._deliver(keys, message, self.daemon.clock())
 
     async def sweep(self) -> None:
@@ -154,37 +182,72 @@ class Courier:
         return self.daemon.clock() - claimed_at > LEASE / 2
 
     # -- messages ---------------------------------------------------------------------
-    def _message(self, event: Event, kind: Kind, lead: dt.timedelta | None = None) -> Message:
+    def _feed(self, subscription: str) -> str | None:
+        if self.feed_url is None:
+            return None
+        return feed_for(self.feed_url, self.daemon.config.subscription(subscription).categories)
+
+    def _message(
+        self, event: Event, kind: Kind, *, subscription: str, lead: dt.timedelta | None = None
+    ) -> Message:
+        service = self.daemon.config.service
         return build_message(
-            event, kind, lead=lead, zone=self.daemon.config.service.timezone, feed_url=self.feed_url
+            event,
+            kind,
+            lead=lead,
+            zone=service.timezone,
+            rules=service.rules,
+            feed_url=self._feed(subscription),
         )
 
-    def _change_message(self, event: Event, what: str, change: Change | None) -> Message:
+    def _change_message(
+        self, event: Event, what: str, change: Change | None, *, subscription: str
+    ) -> Message:
         if change is None:
             old, _, new = what.partition("|")
             change = Change("dates", old, "removed" if new == "-" else new)
+        service = self.daemon.config.service
         return build_message(
             event,
             Kind.CHANGED,
             change=change,
-            zone=self.daemon.config.service.timezone,
-            feed_url=self.feed_url,
+            zone=service.timezone,
+            rules=service.rules,
+            feed_url=self._feed(subscription),
         )
 
     def _for_key(self, key: Key) -> Message | None:
         event = self.daemon.events.get(key.uid) or self.removed.get(key.uid)
         if event is None:
             return None
+        name = key.subscription
         if key.kind == CHANGED:
-            return self._change_message(event, key.instant, None)
+            return self._change_message(event, key.instant, None, subscription=name)
         if key.kind == OPENING:
-            return self._message(event, Kind.OPENING)
-        return self._message(event, Kind.REMINDER, lead=dt.timedelta(seconds=key.lead_s))
+            return self._message(event, Kind.OPENING, subscription=name)
+        if key.kind == TODAY:
+            return self._message(event, Kind.TODAY, subscription=name)
+        lead = dt.timedelta(seconds=key.lead_s)
+        return self._message(event, Kind.REMINDER, lead=lead, subscription=name)
 
     # -- the ledger protocol ----------------------------------------------------------
-    async def _deliver(self, keys: Sequence[Key], message: Message, due: dt.datetime) -> None:
-        """First delivery of one message to *keys*: write, claim and send, chunk by chunk."""
+    async def _deliver(
+        self, keys: Sequence[Key], message_for: Callable[[str], Message], due: dt.datetime
+    ) -> None:
+        """First delivery to *keys*: write, claim and send, chunk by chunk.
+
+        Each subscription gets its own message (``message_for(name)``, built once);
+        the keys of all subscriptions still go out together, one sequence per
+        notifier (see :meth:`_send_all`).
+        """
         store, owner = self.daemon.store, self.daemon.owner
+        messages: dict[str, Message] = {}
+
+        def message(key: Key) -> Message:
+            if key.subscription not in messages:
+                messages[key.subscription] = message_for(key.subscription)
+            return messages[key.subscription]
+
         for start in range(0, len(keys), CHUNK):
             if self.stopping:
                 return
@@ -195,7 +258,7 @@ class Courier:
             claimed = await asyncio.to_thread(store.claim, chunk, owner, claimed_at, LEASE)
             if claimed and not await self._present():
                 return
-            await self._send_all([(key, message, due, 1) for key in claimed], claimed_at)
+            await self._send_all([(key, message(key), due, 1) for key in claimed], claimed_at)
 
     async def _send_all(self, work: Sequence[_Work], claimed_at: dt.datetime) -> None:
         """Send claimed keys: one sequence per notifier, the notifiers side by side.

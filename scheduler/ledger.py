@@ -258,3 +258,70 @@ def counts(conn: Connection) -> dict[str, int]:
     """Number of ledger rows per status."""
     query = select(_D.status, func.count()).group_by(_D.status)
     return {status: int(number) for status, number in conn.execute(query)}
+
+
+def carry_over(
+    conn: Connection,
+    moves: Sequence[tuple[str, str, int, str, str]],
+    since: str,
+    at: dt.datetime,
+) -> tuple[int, int]:
+    """Re-key reminders an earlier model keyed by another instant; no double sends.
+
+    Each move is ``(kind, uid, lead_s, new instant, legacy instant)``: a row of
+    the same kind, uid and lead keyed by the legacy instant and last touched
+    before *since* (when this model first ran on the store) names the same
+    deadline. Rows touched later are this model's own (a legacy instant can
+    also be the end of the previous day, a deadline that moved) and are left
+    alone. Pending ones are cancelled; for each one already sent (or claimed:
+    on the wire), the new key is written as ``skipped`` saying so, so it is
+    never claimed. Returns ``(cancelled, carried)``.
+    """
+    now = stamp(at)
+    cancelled = carried = 0
+    for kind, uid, lead_s, new, legacy in moves:
+        same = and_(
+            _D.kind == kind,
+            _D.uid == uid,
+            _D.lead_s == lead_s,
+            _D.instant == legacy,
+            _D.updated_at < since,
+        )
+        result = conn.execute(
+            update(deliveries)
+            .where(same, _STATUS == "pending")
+            .values(
+                status="cancelled",
+                error=f"re-planned: the same deadline is now keyed {new}",
+                updated_at=now,
+            )
+        )
+        cancelled += int(result.rowcount)
+        done = conn.execute(
+            select(_D.subscription, _D.target, _D.instant, _D.due).where(
+                same, _STATUS.in_(("sent", "claimed"))
+            )
+        ).all()
+        if not done:
+            continue
+        values = [
+            {
+                "subscription": row.subscription,
+                "kind": kind,
+                "uid": uid,
+                "lead_s": lead_s,
+                "instant": new,
+                "target": row.target,
+                "due": row.due,
+                "status": "skipped",
+                "attempts": 0,
+                "late": False,
+                "error": f"already sent for this deadline, keyed {row.instant} before an upgrade",
+                "updated_at": now,
+            }
+            for row in done
+        ]
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        result = conn.execute(insert(deliveries).on_conflict_do_nothing(), values)
+        carried += len(values)
+    return cancelled, carried

@@ -4,6 +4,15 @@ A :class:`Job` is one (event, lead) pair — what APScheduler schedules. Its id 
 deterministic, so re-planning replaces jobs instead of adding them, and the
 number of jobs depends on events and distinct leads, never on subscribers. When
 a job fires, :func:`fan_out` turns it into one ledger key per subscriber target.
+
+When a job is due follows :mod:`feeds.meaning` and nothing else: a lead before
+the close (the end of the day for a date-only close), a "now open" notice at a
+period's opening, a "Today:" notice (kind ``today``) on the morning of an
+informational day, whose sub-day leads are skipped (:func:`skipped_leads` says
+why, for ``lfx-cal check``). A job whose ledger instant an earlier model put
+elsewhere (a date-only close was the start of its day) carries that instant as
+``legacy``, so the daemon can carry reminders already sent over to the new key
+(no double send).
 """
 
 from __future__ import annotations
@@ -13,13 +22,23 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from feeds.model import Event, as_instant
+from feeds.meaning import (
+    Rules,
+    legacy_instant,
+    notice_due,
+    opening_due,
+    opens_at,
+    reminder_due,
+    reminder_instant,
+)
+from feeds.model import Event
 from scheduler.changes import when
 from scheduler.config import Subscription
 from scheduler.schema import DeliveryKey, stamp
 
 REMINDER = "reminder"
 OPENING = "opening"
+TODAY = "today"
 CHANGED = "changed"
 
 
@@ -31,6 +50,8 @@ class Job(NamedTuple):
     lead: dt.timedelta
     instant: dt.datetime
     due: dt.datetime
+    legacy: dt.datetime | None = None
+    """The instant an earlier model keyed this reminder by, when it differs (see module)."""
 
     @property
     def id(self) -> str:
@@ -50,32 +71,62 @@ def wants(subscription: Subscription, event: Event) -> bool:
 def jobs_for(
     events: Iterable[Event],
     subscriptions: Sequence[Subscription],
-    zone: ZoneInfo,
+    rules: Rules | ZoneInfo,
     *,
     after: dt.datetime,
 ) -> list[Job]:
-    """Every reminder (and opening) job for deadlines later than *after*.
+    """Every job about a moment later than *after*: reminders, openings, "today" notices.
 
-    A date-only deadline is the start of that day in the program *zone*.
+    Reminders whose due time is already past are still planned (the courier
+    records them as sent late or skipped, with the reason); openings and
+    notices are planned while they are due after *after*. *rules* are the
+    meaning rules (a bare zone means the default rules in it).
     """
+    if isinstance(rules, ZoneInfo):
+        rules = Rules(str(rules))
     jobs: list[Job] = []
     for event in events:
         matching = [s for s in subscriptions if wants(s, event)]
         if not matching:
             continue
+        planned: list[Job] = []
         try:  # a date at the calendar's edge (0001-01-01 minus a lead) plans nothing
-            deadline = event.deadline_at(zone)
-            if deadline > after:
+            instant = reminder_instant(event, rules)
+            legacy = legacy_instant(event, rules)
+            if instant > after:
                 for lead in sorted({lead for s in matching for lead in s.leads}, reverse=True):
-                    jobs.append(Job(REMINDER, event.uid, lead, deadline, deadline - lead))
-            if event.end is not None and any(s.openings for s in matching):
-                opens = as_instant(event.start, zone)
-                if opens > after:
-                    jobs.append(Job(OPENING, event.uid, dt.timedelta(0), opens, opens))
+                    due, _ = reminder_due(event, lead, rules)
+                    if due is not None:  # a missed one is still planned: the ledger records it
+                        planned.append(Job(REMINDER, event.uid, lead, instant, due, legacy))
+            notice = notice_due(event, rules)
+            if notice is not None and notice > after:
+                planned.append(Job(TODAY, event.uid, dt.timedelta(0), instant, notice))
+            opens, opening = opens_at(event, rules), opening_due(event, rules)
+            wanted = any(s.openings for s in matching)
+            if opens is not None and opening is not None and wanted and opening > after:
+                planned.append(Job(OPENING, event.uid, dt.timedelta(0), opens, opening))
         except OverflowError:
             continue
+        jobs.extend(planned)
     jobs.sort(key=lambda job: (job.due, job.id))
     return jobs
+
+
+def skipped_leads(
+    events: Iterable[Event], subscriptions: Sequence[Subscription], rules: Rules
+) -> list[tuple[Event, dt.timedelta, str]]:
+    """The (event, lead, reason) of every subscribed lead that does not apply to its row."""
+    skipped: list[tuple[Event, dt.timedelta, str]] = []
+    for event in events:
+        leads = {lead for s in subscriptions if wants(s, event) for lead in s.leads}
+        for lead in sorted(leads, reverse=True):
+            try:
+                due, reason = reminder_due(event, lead, rules)
+            except OverflowError:  # a date at the calendar's edge: jobs_for plans nothing
+                continue
+            if due is None:
+                skipped.append((event, lead, reason))
+    return skipped
 
 
 def fan_out(job: Job, event: Event, subscriptions: Sequence[Subscription]) -> list[Key]:
@@ -89,6 +140,8 @@ def fan_out(job: Job, event: Event, subscriptions: Sequence[Subscription]) -> li
         if job.kind == REMINDER and job.lead not in subscription.leads:
             continue
         if job.kind == OPENING and not subscription.openings:
+            continue
+        if job.kind == TODAY and not (subscription.leads or subscription.openings):
             continue
         keys.extend(
             Key(subscription.name, job.kind, job.uid, lead_s, instant, target)

@@ -14,6 +14,11 @@ Decisions:
   the program zone and the text) is compared with the last good version's
   before parsing; an unchanged local file or an unchanged HTTP body costs one
   hash.
+* **A version saved before written zones were kept is read once more.** The
+  zone each time was written in (the printed day of an all-day span) is saved
+  next to the JSON contract; :data:`READING` is part of the digest, so an
+  unchanged document whose stored version predates it is parsed again once
+  and saved with its zones (its events compare equal: no change alerts).
 * **Any exception of reading, parsing or comparing is a recorded failure** (not
   only FeedError: an OverflowError or RecursionError from a hostile document
   must not stop the daemon). Messages are passed through
@@ -68,10 +73,17 @@ def _document(source: Source, store: Store) -> tuple[Document | None, str | None
     return fetched.document, fetched.etag, fetched.last_modified
 
 
+READING = "written-zones"
+"""What a saved version holds besides the JSON contract (see the module docstring)."""
+
+
 def content_digest(text: str, zone: str, term: str | None = None) -> str:
-    """The identity of a version: its text as read in *zone* (for the pinned *term*)."""
+    """The identity of a version: its text as read in *zone* (for the pinned *term*).
+
+    :data:`READING` is part of it: a version saved by a reading that kept less is read again.
+    """
     pinned = "" if term is None else f"{term}\0"
-    return hashlib.sha256(f"{pinned}{zone}\0{text}".encode()).hexdigest()
+    return hashlib.sha256(f"{READING}\0{pinned}{zone}\0{text}".encode()).hexdigest()
 
 
 def describe(error: BaseException) -> str:

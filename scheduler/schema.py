@@ -84,6 +84,14 @@ aliases = Table(
     Column("canonical", Text, nullable=False),
 )
 
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+"""Facts about the store itself, e.g. since when the current meaning model keys reminders."""
+
 deliveries = Table(
     "deliveries",
     metadata,

@@ -20,6 +20,8 @@ README table, and ``config/example.toml`` needs the key (tests check both).
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any
 
 from feeds.categories import ROLES
@@ -37,6 +39,7 @@ from notifiers.config import (
     Table,
     Type,
     choice,
+    integer,
     list_of,
 )
 from notifiers.settings import TABLES as NOTIFIER_TABLES
@@ -70,6 +73,19 @@ def _listen(value: Any) -> str:
     return str(value)
 
 
+_CLOCK = re.compile(r"\d{1,2}:\d{2}")
+
+
+def _clock(value: Any) -> dt.time:
+    fix = 'write "HH:MM" in the program zone, e.g. "17:00", or leave it out (end of day)'
+    if not isinstance(value, str) or not _CLOCK.fullmatch(value):
+        raise Problem(f"{value!r} is not a time of day", fix)
+    hour, minute = (int(part) for part in value.split(":"))
+    if hour > 23 or minute > 59:
+        raise Problem(f"{value!r} is not a time of day", fix)
+    return dt.time(hour, minute)
+
+
 def _term_id(value: Any) -> str:
     from feeds.errors import TermIdError
     from feeds.term import parse_term_id
@@ -90,6 +106,8 @@ DATABASE = Type("SQLAlchemy URL", _database)
 """``sqlite:///path`` (relative to the config file) or ``postgresql://…``."""
 LISTEN = Type("host:port", _listen)
 """Where the HTTP listener binds."""
+CLOCK = Type("time of day", _clock)
+"""``"HH:MM"``, 24-hour: read as a :class:`datetime.time`."""
 
 SERVICE = Table(
     "service",
@@ -108,6 +126,14 @@ SERVICE = Table(
                 "uses it (default `http://{listen}/`, with a warning at start when that is a "
                 "wildcard or loopback address)",
                 '"https://cal.example.org/"'),
+        Setting("date_deadline_time", CLOCK, None,
+                "what a date-only close means: `\"HH:MM\"` on that day, program zone "
+                "(default: the end of the day, so \"due Jan 20\" stays open all of Jan 20)",
+                '"17:00"'),
+        Setting("notice_hour", integer(0, 23), 9,
+                "local hour (program zone) of \"Today:\" notices (informational days) and "
+                "date-only \"now open\" notices",
+                "9"),
     ),
     "where state lives, the program zone, the HTTP listener",
 )  # fmt: skip

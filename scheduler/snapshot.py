@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from feeds.ical import Revision
 from feeds.jsonout import timeline_dict
+from feeds.meaning import Rules
 from feeds.model import Timeline
 
 EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
@@ -28,6 +29,13 @@ class Snapshot(NamedTuple):
     version: str
     modified: dt.datetime
     zone: str
+    rules: Rules | None = None
+    """What rows mean (:mod:`feeds.meaning`); None: the defaults in ``zone``."""
+
+    @property
+    def meaning(self) -> Rules:
+        """The meaning rules the page follows."""
+        return self.rules or Rules(self.zone)
 
 
 def build_snapshot(
@@ -35,6 +43,7 @@ def build_snapshot(
     revisions: Mapping[str, Revision],
     zone: str,
     modified: dt.datetime | None = None,
+    rules: Rules | None = None,
 ) -> Snapshot:
     """Make a Snapshot; ``modified`` defaults to the newest revision (or a fixed epoch)."""
     data = {
@@ -44,9 +53,11 @@ def build_snapshot(
             uid: [r.sequence, r.modified.isoformat() if r.modified else None]
             for uid, r in sorted(revisions.items())
         },
+        "zones": [{e.uid: e.zones for e in t.events if e.zones != (None, None)} for t in timelines],
+        "rules": repr(rules),
     }
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
     if modified is None:
         stamps = [r.modified for r in revisions.values() if r.modified is not None]
         modified = max(stamps, default=EPOCH)
-    return Snapshot(tuple(timelines), dict(revisions), digest, modified, zone)
+    return Snapshot(tuple(timelines), dict(revisions), digest, modified, zone, rules)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -38,12 +39,29 @@ from scheduler.schema import (
     probe_engine,
     probes,
     revisions,
+    settings,
     source_status,
     stamp,
     versions,
 )
 
 __all__ = ["ChangeRecord", "Delivery", "DeliveryKey", "SourceStatus", "Store"]
+
+
+def zones_of(timeline: Timeline) -> dict[str, list[str | None]]:
+    """The written zones of a timeline's events by UID (stored next to the JSON contract)."""
+    return {e.uid: list(e.zones) for e in timeline.events if e.zones != (None, None)}
+
+
+def with_zones(timeline: Timeline, zones: Mapping[str, Sequence[str | None]]) -> Timeline:
+    """*timeline* with the written zones stored by :func:`zones_of` put back."""
+    if not zones:
+        return timeline
+    events = tuple(
+        replace(e, zones=(zones[e.uid][0], zones[e.uid][1])) if e.uid in zones else e
+        for e in timeline.events
+    )
+    return replace(timeline, events=events)
 
 
 class Store:
@@ -104,7 +122,9 @@ class Store:
             row = conn.execute(query).first()
         if row is None:
             return None
-        return row.digest, sane_timeline(timeline_from_dict(json.loads(row.timeline_json)))
+        data = json.loads(row.timeline_json)
+        timeline = with_zones(timeline_from_dict(data), data.get("zones", {}))
+        return row.digest, sane_timeline(timeline)
 
     def save_version(self, source: str, digest: str, timeline: Timeline, at: dt.datetime) -> None:
         """Save a successfully parsed version (nothing happens if it is the newest already)."""
@@ -116,7 +136,9 @@ class Store:
             "source": source,
             "fetched_at": fetched,
             "digest": digest,
-            "timeline_json": json.dumps(timeline_dict(timeline), separators=(",", ":")),
+            "timeline_json": json.dumps(
+                {**timeline_dict(timeline), "zones": zones_of(timeline)}, separators=(",", ":")
+            ),
         }
         with self._engine.begin() as conn:
             conn.execute(versions.insert(), row)
@@ -276,6 +298,30 @@ class Store:
         """
         with self._engine.begin() as conn:
             return ledger.cancel(conn, uid, keep_instant, at)
+
+    def carry_over(
+        self, moves: Sequence[tuple[str, str, int, str, str]], at: dt.datetime
+    ) -> tuple[int, int]:
+        """See :func:`scheduler.ledger.carry_over`: re-key what an earlier model keyed.
+
+        The first call on a store records *at* as the moment the current model
+        took over; only rows last touched before it are carried over.
+        """
+        with self._engine.begin() as conn:
+            since = self._setting(conn, "meaning_model_since", stamp(at))
+            if not moves:
+                return 0, 0
+            return ledger.carry_over(conn, moves, since, at)
+
+    def _setting(self, conn: Any, key: str, default: str) -> str:
+        """The stored value of *key*, storing *default* first when there is none."""
+        conn.execute(
+            self._insert()(settings).values(key=key, value=default).on_conflict_do_nothing()
+        )
+        value: str = conn.execute(
+            select(settings.c.value).where(settings.c.key == key)
+        ).scalar_one()
+        return value
 
     def release(self, owner: str | None = None) -> int:
         """Return claimed rows (of *owner*, or all) to pending; return how many."""

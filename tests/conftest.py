@@ -48,4 +48,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = [item for bucket in buckets for item in bucket] + rest
 
 
+from tests._icaljs import record  # noqa: E402
 from tests._postgres import postgres_url  # noqa: E402, F401
+
+record()  # every calendar the tests build is also read by ical.js (test_zz_client_icaljs.py)

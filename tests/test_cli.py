@@ -86,9 +86,10 @@ def test_export_filters_and_merges(tmp_path: Path) -> None:
     assert code == 0
     calendar = icalendar.Calendar.from_ical(target.read_bytes())
     summaries = sorted(str(c["SUMMARY"]) for c in calendar.walk("VEVENT"))
-    assert summaries == [
-        "Final Mentee Evaluations", "Final evaluations",
-        "Midterm Mentee Evaluations", "Midterm evaluations and first stipend payments",
+    assert summaries == [  # two terms merged: each title says which
+        "LFX 2031 T1 · Final evaluations",
+        "LFX 2031 T1 · Midterm evaluations and first stipend payments",
+        "LFX 2032 T3 · Final Mentee Evaluations", "LFX 2032 T3 · Midterm Mentee Evaluations",
     ]  # fmt: skip
     assert str(calendar["X-WR-CALNAME"]) == "Evals"
     assert len(calendar.walk("VALARM")) == 8
@@ -102,7 +103,7 @@ def test_export_role_and_window(tmp_path: Path) -> None:
     summaries = [str(c["SUMMARY"]) for c in calendar.walk("VEVENT")]
     assert code == 0
     assert summaries == [
-        "Application Review Period (2 weeks)", "Deadline: Application Review Period (2 weeks)",
+        "Application Review Period (2 weeks)", "Closes: Application review period (2 weeks)",
         "Selection Notifications", "Mentorship Kick Off Call",
     ]  # fmt: skip
 

@@ -103,7 +103,7 @@ def test_reminders_survive_kill_and_follow_a_moved_deadline(tmp_path: Path) -> N
             wait_for(lambda: len(handler.messages) >= 2, 30, daemon.output)
             first = subjects(handler)
             assert sorted(r for r, _ in first) == ["ada@example.org", "bob@example.org"]
-            assert all(s.startswith("Reminder: Mentee Applications Close") for _, s in first)
+            assert all(s.startswith("Mentee applications close in") for _, s in first)
 
             # 2. kill -9 just before the Slack reminder is due, restart after it.
             sleep_until(slack_due - dt.timedelta(seconds=3))
@@ -114,7 +114,7 @@ def test_reminders_survive_kill_and_follow_a_moved_deadline(tmp_path: Path) -> N
             wait_for(lambda: len(slack.posts()) >= 1, 20, daemon.output)
             time.sleep(2)
             assert len(slack.posts()) == 1, "the missed reminder must be sent exactly once"
-            assert slack.posts()[0].body["text"].startswith("Reminder:")
+            assert slack.posts()[0].body["text"].startswith("Mentee applications close in")
             ledger = run_cli("reminders", config)
             assert "SENT (late)" in ledger and "slack:#deadlines" in ledger
 
@@ -130,14 +130,17 @@ def test_reminders_survive_kill_and_follow_a_moved_deadline(tmp_path: Path) -> N
             )
             new_mail_due = mail_due + dt.timedelta(minutes=1)
             sleep_until(new_mail_due)
+            close = "Mentee applications close"
             wait_for(
-                lambda: sum(n for (_, s), n in subjects(handler).items() if s[:3] == "Rem") >= 4,
+                lambda: (
+                    sum(n for (_, s), n in subjects(handler).items() if s.startswith(close)) >= 4
+                ),
                 20,
                 daemon.output,
             )
             time.sleep(2)  # time for a duplicate to show up, if there were one
             final = subjects(handler)
-            reminders = [r for (r, s), n in final.items() for _ in range(n) if s.startswith("Rem")]
+            reminders = [r for (r, s), n in final.items() for _ in range(n) if s.startswith(close)]
             assert sorted(reminders) == sorted(["ada@example.org", "bob@example.org"] * 2)
             per_recipient = Counter(r for (r, _), n in final.items() for _ in range(n))
             assert per_recipient == {"ada@example.org": 3, "bob@example.org": 3}, final

@@ -140,7 +140,9 @@ def test_a_subject_with_encoded_words_reads_literally() -> None:
     message = build_message(event, Kind.REMINDER, lead=dt.timedelta(days=1), zone="UTC")
     raw = render_base(message, parse_address("lfx@example.org"))
     mail = email.message_from_bytes(raw, policy=email.policy.default)
-    assert str(mail["Subject"]) == "Reminder: =?utf-8?b?SGVsbG8=?= — 1 day to go"
+    # the wording is issue 11's ("… in 1 day — <when>"); the encoded word stays literal
+    assert str(mail["Subject"]) == "=?utf-8?b?SGVsbG8=?= in 1 day — Sun, Jun 1"
     plain = dataclasses.replace(event, title="Plain title")
     raw = render_base(build_message(plain, Kind.OPENING, zone="UTC"), parse_address("a@b.org"))
-    assert b"Subject: Now open: Plain title\r\n" in raw  # ordinary subjects stay readable
+    # ordinary subjects stay readable (issue 11 wording for an opening)
+    assert b"Subject: Plain title is open until Sun, Jun 1\r\n" in raw

@@ -39,11 +39,12 @@ DAY = Event(uid="d@lfx-cal", term="lfx-2027-t2", title="Stipend", start=dt.date(
 def test_reminder_content_is_built_once_and_one_line() -> None:
     message = build_message(PERIOD, "reminder", lead=dt.timedelta(days=1, hours=12), zone="UTC")
     assert message.kind is Kind.REMINDER
-    assert message.title == "Reminder: Mentee Applications Open — 1 day 12 hours to go"
+    title = "Mentee applications close in 1 day 12 hours — Tue, May 25, 11:59 PM UTC"
+    assert message.title == title
     assert message.deadline == dt.datetime(2027, 5, 25, 23, 59, tzinfo=dt.UTC)
     assert not message.all_day
     assert message.text.splitlines() == [
-        "Mentee Applications Open: deadline Tue 25 May 2027, 23:59 UTC (1 day 12 hours to go).",
+        "Mentee applications are open until Tue, May 25, 11:59 PM UTC: 1 day 12 hours left.",
         "Term: lfx-2027-t2",
         "Apply on the portal.",
     ]
@@ -52,20 +53,26 @@ def test_reminder_content_is_built_once_and_one_line() -> None:
 
 def test_zone_and_all_day_deadlines() -> None:
     pdt = build_message(PERIOD, Kind.OPENING, zone="America/Los_Angeles")
-    assert pdt.title == "Now open: Mentee Applications Open"
-    assert "Tue 25 May 2027, 16:59 PDT (23:59 UTC)" in pdt.text
+    assert pdt.title == "Mentee applications are open until Tue, May 25, 4:59 PM PDT (23:59 UTC)"
+    assert pdt.when_label == "open until"
+    assert pdt.text.startswith("Mentee applications opened Tue, May 11, 5:00 PM PDT (00:00 UTC)")
     day = build_message(DAY, Kind.REMINDER, lead=dt.timedelta(days=7), zone="Europe/Berlin")
-    assert day.all_day and day.deadline_text == "Wed 21 Jul 2027"
+    assert day.title == "Stipend in 1 week — Wed, Jul 21"
+    assert day.all_day and day.deadline_text == "Wed, Jul 21"
     assert day.deadline == dt.datetime(2027, 7, 20, 22, 0, tzinfo=dt.UTC)
+    today = build_message(DAY, Kind.TODAY, zone="Europe/Berlin")
+    assert (today.title, today.when_label) == ("Today: stipend", "today")
     assert day.source_url is None
 
 
 def test_changes() -> None:
     moved = PERIOD.__class__(**{**_fields(PERIOD), "end": PERIOD.start + dt.timedelta(days=20)})
     change = changed_from(PERIOD, moved, zone="UTC")
-    assert change == Change("deadline", "Tue 25 May 2027, 23:59 UTC", "Tue 01 Jun 2027, 00:00 UTC")
+    assert change == Change(
+        "deadline", "Tue, May 25, 2027, 11:59 PM UTC", "Tue, Jun 1, 2027, 12:00 AM UTC"
+    )
     message = build_message(moved, Kind.CHANGED, change=change, zone="UTC")
-    assert "the deadline moved from Tue 25 May 2027, 23:59 UTC to Tue 01 Jun" in message.text
+    assert "the deadline moved from Tue, May 25, 2027, 11:59 PM UTC to Tue, Jun 1" in message.text
     assert changed_from(PERIOD, PERIOD) is None
 
 
@@ -113,8 +120,9 @@ def test_console_prints_human_lines(capsys: pytest.CaptureFixture[str]) -> None:
     message = build_message(PERIOD, Kind.REMINDER, lead=dt.timedelta(hours=6), zone="UTC")
     receipt = create("console").send(message, "#demo", key="k1")
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "[reminder] Reminder: Mentee Applications Open — 6 hours to go -> #demo"
-    assert "    deadline: Tue 25 May 2027, 23:59 UTC" in out
+    title = "Mentee applications close in 6 hours — Tue, May 25, 11:59 PM UTC"
+    assert out[0] == f"[reminder] {title} -> #demo"
+    assert "    closes: Tue, May 25, 11:59 PM UTC" in out
     assert (receipt.backend, receipt.id, receipt.detail) == (
         "console",
         "k1",

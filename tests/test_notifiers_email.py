@@ -125,7 +125,7 @@ def test_starttls_auth_delivers_text_html_and_ics(
     mail = parse(got.content)
     assert mail["Message-ID"] == receipt.id
     assert mail["To"] == "Ana <ana@example.net>"
-    assert mail["Subject"] == "Reminder: Mentee Applications — 1 day to go"
+    assert mail["Subject"] == "Mentee applications close in 1 day — Tue, May 25, 11:59 PM UTC"
     assert receipt.backend == "email" and receipt.target == "ana@example.net"
     assert receipt.detail.startswith("SMTP 250 ")
     assert mail.get_content_type() == "multipart/mixed"
@@ -133,7 +133,7 @@ def test_starttls_auth_delivers_text_html_and_ics(
     kinds = [p.get_content_type() for p in alternative.iter_parts()]
     assert kinds == ["text/plain", "text/html"]
     text = alternative.get_body(("plain",))
-    assert text is not None and "Tue 25 May 2027, 23:59 UTC" in text.get_content()
+    assert text is not None and "Tue, May 25, 11:59 PM UTC" in text.get_content()
     [ics] = [p for p in mail.walk() if p.get_content_type() == "text/calendar"]
     assert ics.get_filename() == "event.ics"
     calendar = Calendar.from_ical(ics.get_content())
@@ -300,7 +300,9 @@ def test_header_injection_and_html_escaping(plain: LoopbackController, handler: 
     assert b"bcc" not in names and b"x-evil" not in names
     assert len(names) == len(set(names))  # no header injected twice either
     mail = parse(got.content)
-    assert mail["Subject"] == "Reminder: Deadline Bcc: victim@example.com X-Evil: 1 — 6 hours to go"
+    assert " ".join(mail["Subject"].split()) == (  # a folded encoded word may add a space
+        "Deadline bcc: victim@example.com X-Evil: 1 due in 6 hours — Tue, Jun 1, 6:00 PM UTC"
+    )
     html_part = mail.get_body(("html",))
     text_part = mail.get_body(("plain",))
     assert html_part is not None and text_part is not None

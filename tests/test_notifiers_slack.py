@@ -65,6 +65,9 @@ def backend(server: FakeSlack, **extra: object) -> SlackNotifier:
     return SlackNotifier.from_config(table, env)
 
 
+TITLE = "Mentee applications close in 1 day — Tue, May 25, 11:59 PM UTC"
+
+
 def test_post_message_ok(slack: FakeSlack) -> None:
     receipt = backend(slack).send(MESSAGE, "#deadlines")
     [request] = slack.posts()
@@ -73,15 +76,15 @@ def test_post_message_ok(slack: FakeSlack) -> None:
     assert body["channel"] == "#deadlines"
     assert receipt.id == "1700000000.000001" and receipt.backend == "slack"
     assert receipt.detail == "HTTP 200 ok channel=#deadlines"
-    assert body["text"].startswith("Reminder: Mentee Applications — 1 day to go")
+    assert body["text"].startswith("Mentee applications close in 1 day — Tue, May 25, 11:59 PM UTC")
     blocks = body["blocks"]
     assert blocks[0] == {
         "type": "header",
-        "text": {"type": "plain_text", "text": "Reminder: Mentee Applications — 1 day to go"},
+        "text": {"type": "plain_text", "text": TITLE},
     }
     stamp = int(dt.datetime(2027, 5, 25, 23, 59, tzinfo=dt.UTC).timestamp())
     summary = blocks[1]["text"]["text"]
-    assert f"<!date^{stamp}^{{date_short_pretty}} {{time}}|Tue 25 May 2027, 23:59 UTC>" in summary
+    assert f"<!date^{stamp}^{{date_short_pretty}} {{time}}|Tue, May 25, 11:59 PM UTC>" in summary
     context = blocks[-1]["elements"][0]["text"]
     assert "Term: *lfx-2027-t2*" in context
     # The source is shown in its public form: no query (it may carry a token).
@@ -131,7 +134,7 @@ def test_mentions_only_when_configured(slack: FakeSlack) -> None:
     backend(slack, mentions=["here"], mention_on=["reminder"]).send(changed, "#c")
     first, second, third = (r.body for r in slack.posts())
     assert "<!here>" not in json.dumps(first) and "<!here>" not in json.dumps(third)
-    assert second["text"].startswith("<!here> <@U0ABC> Reminder:")
+    assert second["text"].startswith("<!here> <@U0ABC> Mentee applications close in")
     assert "moved from Mon to *Tue*" in third["blocks"][1]["text"]["text"]
 
 
@@ -195,7 +198,8 @@ def test_webhook_ok_and_errors(slack: FakeSlack, caplog: pytest.LogCaptureFixtur
     receipt = notifier.send(MESSAGE, WEBHOOK)
     assert (receipt.target, receipt.id, receipt.detail) == ("webhook", "", "HTTP 200 ok")
     [request] = slack.requests
-    assert request.path == WEBHOOK_PATH and request.body["text"].startswith("Reminder:")
+    assert request.path == WEBHOOK_PATH
+    assert request.body["text"].startswith("Mentee applications close")
     assert request.body["blocks"][0]["type"] == "header"
     slack.then(WEBHOOK_PATH, Reply(404, "no_service"))
     with pytest.raises(PermanentError, match="no_service"):

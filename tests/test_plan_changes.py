@@ -54,9 +54,13 @@ def test_jobs_are_per_event_and_lead_not_per_subscriber() -> None:
     )
 
 
-def test_date_only_deadline_is_due_from_the_start_of_the_day_in_the_program_zone() -> None:
+def test_an_informational_day_is_announced_on_its_morning_and_a_day_ahead() -> None:
     jobs = jobs_for(events(), [sub("m", {"stipend"}, (1,))], LA, after=NOW)
-    assert [j.instant for j in jobs] == [dt.datetime(2031, 7, 16, 7, 0, tzinfo=dt.UTC)]
+    day = dt.datetime(2031, 7, 16, 7, tzinfo=dt.UTC)  # the ledger key: 00:00 PDT that day
+    assert [(j.kind, j.instant, j.due) for j in jobs] == [
+        ("reminder", day, dt.datetime(2031, 7, 15, 16, tzinfo=dt.UTC)),  # 09:00 PDT the day before
+        ("today", day, dt.datetime(2031, 7, 16, 16, tzinfo=dt.UTC)),  # 09:00 PDT that morning
+    ]
 
 
 def test_past_deadlines_are_not_planned_and_openings_are_opt_in() -> None:

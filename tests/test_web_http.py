@@ -117,7 +117,10 @@ def events_of(body: bytes) -> list[Any]:
 
 
 def titles(body: bytes) -> set[str]:
-    return {str(event["SUMMARY"]) for event in events_of(body)}
+    return {str(event["SUMMARY"]).removeprefix(PREFIX) for event in events_of(body)}
+
+
+PREFIX = "LFX 2027 T2 · "  # the all and role feeds merge terms: titles say which
 
 
 def test_feed_200_headers_and_valid_calendar(site: Site) -> None:
@@ -132,6 +135,9 @@ def test_feed_200_headers_and_valid_calendar(site: Site) -> None:
     assert str(ROOT).encode() not in reply.body  # the server's paths stay private
     assert b"Source: example-term.md (line 10)" in reply.body
     assert {"Project Proposals Open", "Last Day of Term"} <= titles(reply.body)
+    assert f"SUMMARY:{PREFIX}Last Day of Term".encode() in reply.body
+    term_feed = site.get(f"/feeds/{TERM}.ics").body
+    assert b"SUMMARY:Last Day of Term" in term_feed and PREFIX.encode() not in term_feed
     head = site.get("/feeds/all.ics", "HEAD")
     assert head.status == 200 and head.body == b""
     for header in ("ETag", "Last-Modified", "Content-Type", "Content-Length"):

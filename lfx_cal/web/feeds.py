@@ -192,6 +192,7 @@ def render_feed(snapshot: Snapshot, query: FeedQuery) -> Rendered:
         zone=snapshot.zone,
         alarms=tuple(timedelta(seconds=s) for s in query.alarms),
         stamp=snapshot.modified,
+        term_prefix=query.name == "all" or query.name in ROLES,  # merged: say which term
     )
     events = public_events(feed_events(snapshot, query))
     body = to_ical(events, options, revisions=snapshot.revisions)

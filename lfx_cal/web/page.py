@@ -24,6 +24,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from feeds.categories import ROLES
+from feeds.meaning import RowKind, kind_of, over_at, reminder_instant
 from feeds.model import CATEGORIES, Endpoint, Event, Timeline, endpoint_text
 from lfx_cal.web.feeds import feed_names
 from lfx_cal.web.links import absolute, normalize_base, subscribe_links
@@ -41,12 +42,18 @@ ALARM_CHOICES = (("", "none"), ("1d", "1 day before"), ("7d,1d", "7 days and 1 d
 
 
 class Deadline(NamedTuple):
-    """One event on the page: its deadline instant and the warnings on its row."""
+    """One event on the page and the warnings on its row.
+
+    ``instant`` is when the row is passed and ``at`` the moment its countdown
+    counts to (:mod:`feeds.meaning`): a close, or the start of an informational
+    day (which then reads "today" until the day is over).
+    """
 
     instant: dt.datetime
     event: Event
     timeline: Timeline
     warnings: tuple[str, ...]
+    at: dt.datetime | None = None
 
 
 @cache
@@ -69,24 +76,23 @@ def content_security_policy() -> str:
 
 
 def deadlines(snapshot: Snapshot) -> tuple[Deadline, ...]:
-    """Every event of the snapshot, ordered by its deadline instant."""
-    zone = ZoneInfo(snapshot.zone)
-    rows = [
-        Deadline(
-            event.deadline_at(zone),
-            event,
-            timeline,
-            tuple(n.message for n in timeline.warnings if n.line == event.line),
-        )
-        for timeline in snapshot.timelines
-        for event in timeline.events
-    ]
+    """Every event of the snapshot, ordered by when it is passed (:func:`feeds.meaning.over_at`)."""
+    rules = snapshot.meaning
+    rows = []
+    for timeline in snapshot.timelines:
+        for event in timeline.events:
+            try:
+                over, at = over_at(event, rules), reminder_instant(event, rules)
+            except OverflowError:  # a date at the calendar's edge: no row rather than no page
+                continue
+            notes = tuple(n.message for n in timeline.warnings if n.line == event.line)
+            rows.append(Deadline(over, event, timeline, notes, at))
     return tuple(sorted(rows, key=lambda r: (r.instant, r.timeline.term.id, r.event.title)))
 
 
 def passed(rows: Sequence[Deadline], now: dt.datetime) -> int:
-    """How many of the (ordered) deadlines are before *now*."""
-    return bisect.bisect_left([r.instant for r in rows], now)
+    """How many of the (ordered) rows are passed at *now* (their moment has come)."""
+    return bisect.bisect_right([r.instant for r in rows], now)
 
 
 def _time(value: Endpoint, zone: ZoneInfo) -> str:
@@ -102,18 +108,25 @@ def _time(value: Endpoint, zone: ZoneInfo) -> str:
 
 def _deadline(row: Deadline, zone: ZoneInfo) -> str:
     event, until = row.event, endpoint_text(row.instant)
+    at = endpoint_text(row.at or row.instant)
+    info = kind_of(event) is RowKind.INFO
     badges = "".join(f'<span class="cat">{escape(c)}</span>' for c in event.categories)
     flag = ""
     if row.warnings:
         tip = escape("\n".join(row.warnings))
         flag = f'<span class="flag" title="{tip}">⚠ doubtful — check the source</span>'
-    verb = "closes" if event.is_period else "on"
+    verb = "on" if info else ("closes" if event.is_period else "due")
+    end_of_day = ""
+    date_close = not info and not isinstance(event.deadline, dt.datetime)
+    if date_close and row.instant.astimezone(zone).time() == dt.time(0):  # no deadline_time
+        end_of_day = ' <span class="eod">(end of day)</span>'
+    today = ' data-today="1"' if info and not isinstance(event.start, dt.datetime) else ""
     lines = [
         f'<li class="deadline{" flagged" if row.warnings else ""}" data-until="{until}">',
         f'<div class="head"><span class="title">{escape(event.title)}</span>'
         f' <span class="term">{escape(row.timeline.term.id)}</span> {badges} {flag}</div>',
-        f'<div class="when">{verb} {_time(event.deadline, zone)}'
-        f' <span class="countdown" data-until="{until}"></span></div>',
+        f'<div class="when">{verb} {_time(event.deadline, zone)}{end_of_day}'
+        f' <span class="countdown" data-until="{until}" data-at="{at}"{today}></span></div>',
     ]
     if event.end is not None:
         lines.append(f'<div class="from">opens {_time(event.start, zone)}</div>')

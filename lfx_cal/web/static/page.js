@@ -65,9 +65,13 @@
   function tick() {
     var now = Date.now();
     document.querySelectorAll(".countdown[data-until]").forEach(function (el) {
+      // data-until: when the row is passed (feeds/meaning.py); data-at: what the countdown
+      // counts to (a close, or the start of an informational day, which reads "today").
       var left = Date.parse(el.getAttribute("data-until")) - now;
+      var toGo = Date.parse(el.getAttribute("data-at") || el.getAttribute("data-until")) - now;
       var item = el.closest(".deadline");
-      if (left > 0) { el.textContent = remaining(left); return; }
+      if (left > 0 && toGo > 0) { el.textContent = remaining(toGo); return; }
+      if (left > 0) { el.textContent = el.hasAttribute("data-today") ? "today" : "now"; return; }
       el.textContent = "passed";
       item.classList.add("past");
       if (item.parentNode === upcoming) {
