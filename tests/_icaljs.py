@@ -1,7 +1,8 @@
 """Reading calendars with a real client's parser: Mozilla's ical.js (Thunderbird) under node.
 
 ``tests/js`` pins ical.js in a committed ``package.json``/``package-lock.json``;
-``.ci/run`` installs node/npm from Debian when missing and runs ``npm ci`` there.
+``.ci/run`` installs node/npm from Debian when missing, and the first client
+test runs ``npm ci`` there.
 Without node or the installed package the client tests skip, unless
 ``LFX_CAL_REQUIRE_NODE=1`` (set by ``.ci/run``), where they fail.
 
@@ -56,14 +57,36 @@ def record() -> None:
     ical.build_calendar = build  # type: ignore[assignment]
 
 
+def _install() -> None:
+    """``npm ci`` in ``tests/js`` once (the lockfile pins ical.js), under a lock for xdist."""
+    import fcntl
+
+    npm = shutil.which("npm")
+    if npm is None or (JS / "node_modules" / "ical.js" / "package.json").is_file():
+        return
+    with open(JS / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (JS / "node_modules" / "ical.js" / "package.json").is_file():
+            subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"],
+                cwd=JS, capture_output=True, check=False, timeout=300,
+            )  # fmt: skip
+
+
 def node() -> str:
-    """The node executable with ical.js installed, or skip/fail (LFX_CAL_REQUIRE_NODE)."""
+    """The node executable with ical.js installed, or skip/fail (LFX_CAL_REQUIRE_NODE).
+
+    The README's test command installs ical.js from the committed lockfile on
+    first use (``npm ci``); only node and npm must be on the machine.
+    """
     found = shutil.which("node")
     problem = None
+    if found is not None:
+        _install()
     if found is None:
         problem = "node is not installed (apt-get install nodejs npm)"
     elif not (JS / "node_modules" / "ical.js" / "package.json").is_file():
-        problem = f"ical.js is not installed (cd {JS} && npm ci)"
+        problem = f"ical.js could not be installed (cd {JS} && npm ci)"
     if problem:
         if os.environ.get("LFX_CAL_REQUIRE_NODE") == "1":
             pytest.fail(f"LFX_CAL_REQUIRE_NODE=1 but {problem}")
