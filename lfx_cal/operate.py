@@ -81,21 +81,35 @@ def serve_config(config: Config) -> int:
 
 
 def _read(config: Config) -> tuple[list[Event], int]:
-    """Read every source now; print warnings and failures. Returns (events, failures)."""
-    from feeds.load import load
+    """Read every source now; print warnings, failures and what needs attention.
 
-    events: list[Event] = []
+    Returns (events, failures). A source whose events are all past, or whose
+    years went against printed weekdays, is flagged ``ATTENTION`` (it plans
+    nothing, or plans on doubtful dates) without counting as a failure.
+    """
+    from feeds.attention import attention
+    from feeds.load import load
+    from feeds.merge import distinct_uids
+
+    timelines = []
     failures = 0
+    now = dt.datetime.now(dt.UTC)
     for source in config.sources:
         try:
-            timeline = load(source.location, zone=config.service.timezone)
+            timeline = load(source.location, zone=config.service.timezone, term=source.term)
         except (FeedError, OSError, ValueError) as error:
             say(f"source {source.name}: FAILED: {error}")
             failures += 1
             continue
+        timelines.append((source, timeline))
+    merged = distinct_uids([timeline for _, timeline in timelines])
+    events: list[Event] = []
+    for (source, _), timeline in zip(timelines, merged, strict=True):
         say(f"source {source.name}: {len(timeline.events)} events ({timeline.term.id})")
         for notice in timeline.warnings:
             say(f"  {redact(timeline.source)}:{notice.line}: warning: {notice.message}")
+        for sentence in attention(timeline, now, config.service.timezone):
+            say(f"  ATTENTION: {sentence}")
         events.extend(timeline.events)
     return events, failures
 

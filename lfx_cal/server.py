@@ -42,6 +42,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -83,7 +84,7 @@ async def healthz(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
     health = daemon.health
     now = time.monotonic()
-    sources = {
+    sources: dict[str, dict[str, Any]] = {
         name: {
             "last_success": state.last_success,
             "last_error": state.last_error,
@@ -94,9 +95,16 @@ async def healthz(request: web.Request) -> web.Response:
     }
     running = daemon.scheduler.running
     reasons = health.problems(now) if running else ["scheduler not running"]
+    attention = daemon.attention()
+    for name, sentences in attention.items():
+        if name in sources:
+            sources[name]["attention"] = list(sentences)
     body = {
         "status": "stopped" if not running else "degraded" if reasons else "ok",
         "reasons": reasons,
+        "attention": [
+            f"source {name}: {text}" for name, found in attention.items() for text in found
+        ],
         "jobs": len(daemon.jobs()),
         "sources": sources,
         "overdue": health.overdue,

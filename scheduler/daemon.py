@@ -38,7 +38,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from feeds.attention import attention
 from feeds.meaning import reminder_instant
+from feeds.merge import distinct_uids
 from feeds.model import Event, Timeline
 from feeds.public import redact
 from feeds.zones import zone as get_zone
@@ -225,6 +227,15 @@ class Daemon:
         if released:
             log.info("released %d claimed deliveries for the next run", released)
 
+    def attention(self) -> dict[str, tuple[str, ...]]:
+        """Per source, what an operator must hear (all events past, years against weekdays).
+
+        See :func:`feeds.attention.attention`; cheap enough for ``/healthz``.
+        """
+        now, zone = self.clock(), self.config.service.timezone
+        found = {name: attention(t, now, zone) for name, t in self.timelines.items()}
+        return {name: sentences for name, sentences in found.items() if sentences}
+
     def jobs(self) -> list[str]:
         """Ids of the scheduled reminder jobs (poll and sweep jobs excluded)."""
         return [
@@ -352,11 +363,13 @@ class Daemon:
 
     async def refresh(self) -> None:
         """Rebuild the event index, the feed snapshot and the job plan."""
-        self.events = {e.uid: e for t in self.timelines.values() for e in t.events}
+        # Sources whose UIDs collide (two documents of one term) are told apart, in
+        # configuration order, so no event hides another (feeds.merge).
+        timelines = distinct_uids(
+            [self.timelines[s.name] for s in self.config.sources if s.name in self.timelines]
+        )
+        self.events = {e.uid: e for t in timelines for e in t.events}
         revisions = await asyncio.to_thread(self.store.revisions)
-        timelines = [
-            self.timelines[s.name] for s in self.config.sources if s.name in self.timelines
-        ]
         snapshot = await asyncio.to_thread(  # serializes every timeline: not on the loop
             build_snapshot,
             timelines,

@@ -208,3 +208,24 @@ def test_a_malformed_pinned_term_is_a_config_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"sources\[0\]\.term: 'next' is not a term id"):
         _poll_source(tmp_path, "# x\n", "next")
+
+
+def test_check_flags_a_source_that_plans_nothing_or_doubts_its_years(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lfx_cal.cli import cli
+    from tests._daemon import free_port
+
+    (tmp_path / "past.md").write_text(
+        "# Term 01 - 2024 March - May\n\n## Timeline\n\n| Activity | Dates |\n|---|---|\n"
+        "| Mentee applications | Mon, Jan 29 - Tue, Feb 13, 2024 |\n"
+    )
+    (tmp_path / "c.toml").write_text(
+        f'[service]\nlisten = "127.0.0.1:{free_port()}"\n'
+        '[[sources]]\nname = "past"\npath = "past.md"\n'
+        '[[subscriptions]]\nname = "all"\nnotifier = "console"\ntarget = "stdout"\n'
+    )
+    result = CliRunner().invoke(cli, ["check", "--config", str(tmp_path / "c.toml")])
+    assert result.exit_code == 0, result.output
+    assert "ATTENTION: all 1 events of term lfx-2024-t1 are in the past" in result.output
+    assert "plan: 0 upcoming reminders" in result.output

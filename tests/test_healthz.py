@@ -169,3 +169,46 @@ def test_overdue_deliveries_are_reported_without_a_worker_thread(tmp_path: Path)
             assert status == 503 and body["reasons"] == ["deliveries: 1 overdue"]
         finally:
             blocker.set()
+
+
+PAST_TERM = (
+    "# Term 01 - 2024 March - May\n\n## Timeline\n\n| Activity | Dates |\n|---|---|\n"
+    "| Mentee applications | Mon, Jan 29 - Tue, Feb 13, 2024 |\n"
+    "| Last day of term | Fri, May 31 |\n"
+)
+WEEKDAY_TERM = (
+    "# Term 02 - 2031 June - August\n\n## Timeline\n\n| Activity | Dates |\n|---|---|\n"
+    "| Applications | Mon, May 5 - Fri, May 16 |\n| Kickoff | Sat, June 9 |\n"
+    "| Evaluation | Tue, July 15 |\n"
+)
+
+
+def test_healthz_flags_a_past_term_and_years_against_weekdays(tmp_path: Path) -> None:
+    (tmp_path / "past.md").write_text(PAST_TERM)
+    (tmp_path / "odd.md").write_text(WEEKDAY_TERM)
+    sources = (
+        f'[[sources]]\nname = "past"\npath = "{(tmp_path / "past.md").as_posix()}"\n'
+        f'[[sources]]\nname = "odd"\npath = "{(tmp_path / "odd.md").as_posix()}"\n'
+    )
+    with Service(make_config(tmp_path, sources)) as service:
+        wait_for(lambda: len(service.daemon.timelines) == 2)
+        status, body = service.health()
+    assert status == 200 and body["status"] == "ok"  # content, not a broken service
+    past, odd = body["sources"]["past"]["attention"], body["sources"]["odd"]["attention"]
+    assert "all 2 events of term lfx-2024-t1 are in the past" in past[0]
+    assert "no reminder will be planned" in past[0]
+    assert "print a weekday that does not match" in odd[0] and "lines 8" in odd[0]
+    assert len(body["attention"]) == 2
+
+
+def test_two_sources_of_one_term_keep_every_event(tmp_path: Path) -> None:
+    for name in ("a.md", "b.md"):
+        (tmp_path / name).write_text(WEEKDAY_TERM.replace("Sat, June 9", "Mon, June 9"))
+    sources = (
+        f'[[sources]]\nname = "a"\npath = "{(tmp_path / "a.md").as_posix()}"\n'
+        f'[[sources]]\nname = "b"\npath = "{(tmp_path / "b.md").as_posix()}"\n'
+    )
+    with Service(make_config(tmp_path, sources)) as service:
+        wait_for(lambda: len(service.daemon.events) == 6)
+        uids = sorted(service.daemon.events)
+    assert "lfx-2031-t2-kickoff@lfx-cal" in uids and "lfx-2031-t2-kickoff-2@lfx-cal" in uids
