@@ -318,7 +318,10 @@ _SIMPLE_POINT = (
 _SIMPLE = re.compile(
     r"\s*(?:" + _SIMPLE_POINT.format(p="a") + r")"
     r"(?:(?:\s*[-–—]+\s*|\s+(?:to|through|thru|until|till)\s+)"
-    r"(?:" + _SIMPLE_POINT.format(p="b") + r"))?\s*",
+    r"(?:" + _SIMPLE_POINT.format(p="b") + r"))?"
+    r"(?:,?\s+(?P<time>\d{1,2}(?:[:.]\d{2})?\s*[ap]m|\d{1,2}:\d{2})"
+    r"(?:\s+(?P<zone>[A-Za-z]{1,5}))?"
+    r"(?:\s*\((?P<utc>\d{1,2}:\d{2})\s*(?P<utcz>UTC|GMT)\))?)?\s*",
     re.IGNORECASE,
 )
 
@@ -360,14 +363,42 @@ def _read_simple(text: str) -> Written | None:
     start = _simple_point(match, "a")
     if start is None or start.month is None:
         return None
+    clocks = _simple_clocks(match)
+    if clocks is None:
+        return None
     if match.group("bday") is None and match.group("biso") is None:
-        return Written(start) if match.end("aday" if match.group("aday") else "aisod") else None
+        start.clocks = clocks
+        return Written(start)
     end = _simple_point(match, "b")
     if end is None or (end.weekday is not None and end.month is None):
         return None
     if start.year is not None and match.group("aiso") is None and end.month is None:
         return None  # "May 3, 2031 - 17": left to the full reader
+    end.clocks = clocks
     return Written(start, end)
+
+
+def _simple_clocks(match: re.Match[str]) -> list[Clock] | None:
+    """``11AM PT (18:00 UTC)`` at the end of a simple cell, as the lexer reads it."""
+    time, zone, utc = match.group("time"), match.group("zone"), match.group("utc")
+    if time is None:
+        return []
+    if zone is not None and not is_label(zone.lower()):
+        return None  # a word, not a zone: the full reader keeps it as a note
+    ampm = _AMPM.match(time)
+    if ampm and time[-1] in "mM":
+        hour, minute, meridiem = ampm.groups()
+        first = Clock(int(hour) % 12 + (12 if meridiem.lower() == "p" else 0), int(minute or 0),
+                      meridiem.lower(), zone)  # fmt: skip
+    else:
+        hhmm = _HHMM.match(time)
+        if hhmm is None:
+            return None
+        first = Clock(int(hhmm.group(1)), int(hhmm.group(2)), None, zone)
+    if utc is None:
+        return [first]
+    hours, minutes = utc.split(":")
+    return [first, Clock(int(hours), int(minutes), None, match.group("utcz"))]
 
 
 def read_cell(text: str) -> Written:

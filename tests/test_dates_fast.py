@@ -39,11 +39,21 @@ point = st.tuples(
     st.sampled_from(["", "st", "nd", "th"]),
     st.sampled_from(["", ", 2031", " 2031", ", 1999", ", 9999", ", 0999"]),
 ).map("".join)
+clock = st.tuples(
+    st.sampled_from(["", " ", ", "]),
+    st.integers(0, 25).map(str),
+    st.sampled_from(["", ":00", ":30", ".15", ":7"]),
+    st.sampled_from(["", "AM", " pm", "am", " a.m.", "Z"]),
+    st.sampled_from(["", " PT", " PDT", " EST", " UTC", " XYZ", " Pacific", " CEST", " Z"]),
+    st.sampled_from(["", " (18:00 UTC)", "(00:30 GMT)", " (9:00 UTC)", " (18:00 PT)"]),
+).map("".join)
 cells = st.one_of(
     point,
+    st.tuples(point, clock).map("".join),
     st.tuples(point, st.sampled_from([" - ", "–", " — ", " to ", " until ", " ", ", "]), point).map(
         "".join
     ),
+    st.tuples(point, st.sampled_from([" - ", "–", " to "]), point, clock).map("".join),
     st.lists(
         st.one_of(words, point, st.sampled_from([" ", ",", "-", "1", "2031"])), max_size=6
     ).map("".join),
@@ -60,5 +70,8 @@ def test_the_fast_reader_agrees_with_the_lexer(text: str) -> None:
 
 
 def test_the_fast_reader_takes_the_common_cells() -> None:
-    for text in ["Mon, Mar 3, 2031", "Jan 2 – Jan 13, 2031", "2031-03-03", "May 3 - 17"]:
+    for text in [
+        "Mon, Mar 3, 2031", "Jan 2 – Jan 13, 2031", "2031-03-03", "May 3 - 17",
+        "Wed, July 2 – Tue, July 29, 2025 11AM PDT (18:00 UTC)", "May 14, 5 PM PT",
+    ]:  # fmt: skip
         assert _read_simple(text) is not None, text
