@@ -403,9 +403,12 @@ def _simple_clocks(match: re.Match[str]) -> list[Clock] | None:
 
 def read_cell(text: str) -> Written:
     """Read one date cell (plain text, Markdown already removed) into a :class:`Written`."""
-    simple = _read_simple(text) if len(text) < 64 else None
-    if simple is not None:
-        return simple
+    simple = _read_simple(text) if len(text) < 80 else None
+    return simple if simple is not None else read_cell_lexed(text)
+
+
+def read_cell_lexed(text: str) -> Written:
+    """:func:`read_cell` through the general lexer, for any cell (the fast reader's reference)."""
     tokens = tokenize(text)
     left, right = _split(tokens)
     written = Written(Point())
