@@ -5,12 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.dates import (
-    MONTHS,
-    WEEKDAYS,
-    _read_simple,
-    read_cell,
-)
+from feeds.dates import MONTHS, WEEKDAYS, _read_simple, read_cell, read_cell_lexed
 
 words = st.sampled_from([*MONTHS, *WEEKDAYS, "May", "Sept.", "to", "through", "x", "TBD", "PT"])
 point = st.tuples(
