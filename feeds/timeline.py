@@ -315,11 +315,7 @@ def _identify(section: Section, path: str, term: str | None) -> Term:
     heading = names[:1] if names and identify(names[:1]).number is not None else ()
     candidates = (*heading, *names[1:], section.title)
     own = next((t for t in candidates if identify([t]).year is not None), "")
-    return replace(identity, title=_plain_title(own or section.title))
-
-
-def _plain_title(text: str) -> str:
-    return " ".join(text.split())
+    return replace(identity, title=" ".join((own or section.title).split()))
 
 
 def _read(
