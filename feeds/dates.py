@@ -103,8 +103,8 @@ class Token(NamedTuple):
 def _kind(group: str, raw: str) -> str:
     if group == "number":
         digits = raw.rstrip("stndrhSTNDRH")
-        if len(digits) == 4 and "19" <= digits[:2] <= "99":  # 9999 is a year, warned later
-            return "year"
+        if len(digits) == 4:  # 9999 is a year, warned later; 0930 is not (see _military)
+            return "year" if "19" <= digits[:2] <= "99" else "num4"
         return "day" if len(digits) <= 2 else "word"
     if group != "word":
         return {"ampm": "time", "clock": "time", "offset": "zone"}.get(group, group)
@@ -147,7 +147,33 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token("note", match.group(1).strip(), (), match.start(), match.end()))
         pos = match.end()
     tokens.extend(_lex(text, pos))
-    return _demote_bare_months(tokens)
+    return _military(_demote_bare_months(tokens))
+
+
+def _military(tokens: list[Token]) -> list[Token]:
+    """``1700 UTC``: four digits before a zone label are a 24-hour time.
+
+    A number that could be a year (19xx–99xx) is a time only when the cell has
+    already printed a year; any other four digits that are neither stay
+    ``num4`` and make the row a warning, never a silently dropped time.
+    """
+    out = tokens
+    year_seen = False
+    for index, token in enumerate(tokens):
+        if token.kind == "iso":
+            year_seen = True
+        if token.kind not in {"num4", "year"}:
+            continue
+        after = tokens[index + 1].kind if index + 1 < len(tokens) else ""
+        digits = token.text[:4]
+        valid = int(digits[:2]) < 24 and int(digits[2:]) < 60
+        if after == "zone" and valid and (token.kind == "num4" or year_seen):
+            if out is tokens:
+                out = list(tokens)
+            out[index] = Token("time", token.text, ("hhmm",), token.start, token.end)
+        elif token.kind == "year":
+            year_seen = True
+    return out
 
 
 def _demote_bare_months(tokens: list[Token]) -> list[Token]:
@@ -191,6 +217,8 @@ def _clock(token: Token) -> Clock:
         return Clock(12, 0, "named")
     if text == "midnight":
         return Clock(0, 0, "named")
+    if token.values == ("hhmm",):
+        return Clock(int(text[:2]), int(text[2:4]))
     ampm = _AMPM.match(text)
     if token.values == ("ampm",) and ampm:
         hour, minute, ap = ampm.groups()
@@ -238,6 +266,10 @@ def _read_side(tokens: list[Token], written: Written, text: str) -> Point:
             point.weekday_text = token.text.rstrip(".")
         elif kind == "year":
             _set(point, "year", int(re.sub(r"\D", "", token.text)), token, written)
+        elif kind == "num4" and len(written.problems) < 3:
+            written.problems.append(
+                f"cannot read {token.text!r} (write a time like 17:00 UTC or a year like 2027)"
+            )
         elif kind == "day":
             _set(point, "day", int(re.sub(r"\D", "", token.text)), token, written)
         elif kind == "time":

@@ -218,7 +218,7 @@ def finish(prepared: Prepared, choice: Choice, ctx: Context) -> Resolved:
         day = _date(point)
         if not MIN_DATE <= day <= MAX_DATE:
             raise RowError(
-                f"{day.isoformat()} is outside {MIN_DATE.year}-{MAX_DATE.year}; no event made"
+                f"{day.isoformat()} is outside {MIN_DATE.year}–{MAX_DATE.year}; no event made"
                 " (check the year)"
             )
         _check(point, day, year, choice, ctx.term, warnings)
