@@ -329,6 +329,7 @@ def _block_rows(tokens: Sequence[Token], start: int, stop: int) -> tuple[list[Ro
     header = ""
     depth = 0
     context = ""
+    quoted = 0
     parents: list[str] = []
     index = start
     while index < stop:
@@ -352,7 +353,13 @@ def _block_rows(tokens: Sequence[Token], start: int, stop: int) -> tuple[list[Ro
                 context = text if _MONTH_OR_YEAR.search(text) else ""
             index += 3
             continue
-        if token.type in {"bullet_list_open", "ordered_list_open"}:
+        if token.type == "blockquote_open":
+            quoted += 1  # a quotation is an aside ("> Update: …"), not a row
+        elif token.type == "blockquote_close":
+            quoted = max(0, quoted - 1)
+        elif quoted:
+            pass
+        elif token.type in {"bullet_list_open", "ordered_list_open"}:
             depth += 1
         elif token.type in {"bullet_list_close", "ordered_list_close"}:
             depth -= 1

@@ -47,6 +47,10 @@ MAX_ROWS = 100_000
 """Most rows read from one timeline; the rest are a warning."""
 
 _WEEK = re.compile(r"\bweek\s*\d+\b", re.IGNORECASE)
+_ASIDE = re.compile(
+    r"\W*(?:notes?|nb|n\.b\.|please note|important|update[ds]?|disclaimer|reminder)\W*$",
+    re.IGNORECASE,
+)
 _UNREAD_DATE = re.compile(r"(?<![\d.])\d{1,4}[./]\d{1,2}[./]\d{1,4}(?![\d.])")
 _SLUG = re.compile(r"[^0-9a-z]+")
 _YEAR = re.compile(r"(?<![\d.])((?:19|20)\d{2})(?![\d.])")
@@ -177,6 +181,8 @@ class _Builder:
                         " skipped (write e.g. 'Jul 12, 2027')",
                     )
                 continue
+            if _ASIDE.match(item.activity):
+                continue  # "Note: in 2026 the program started on June 1": prose, not a row
             if is_term_span(clean_title(item.activity)):
                 self.spans.append(item)
                 last_parent = None

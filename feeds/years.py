@@ -318,6 +318,7 @@ def _explain(
 ) -> list[Choice]:
     out: list[Choice] = []
     previous: dt.date | None = None
+    started = False
     for row, years, k in zip(rows, options, chosen, strict=True):
         year = years[k]
         choice = Choice(year, _end_year(year, row), inferred=len(years) > 1)
@@ -335,6 +336,16 @@ def _explain(
             if any(a == "the printed weekday" or a.startswith("the heading") for a in agrees):
                 # The term's usual months are an assumption; printed text outranks them.
                 against = [a for a in against if not a.startswith("term ")]
+            named = scorer.title_years
+            spills = (  # a term that began in its title's year and runs into the next
+                started and year == max(named) + 1 and "the order of the rows" in agrees
+            )
+            if named and year not in named and choice.end_year not in named and not spills and (
+                scorer.window is None or date is None
+                or not scorer.window[0] <= date <= scorer.window[1]
+            ):  # fmt: skip
+                # Printed evidence may outrank the title, but never silently.
+                against.append(_years("the title year", frozenset(named)))
             why = ", ".join(dict.fromkeys(agrees)) or "the other rows"
             if "the printed weekday" in against:
                 choice.weekday_conflict = True
@@ -364,5 +375,6 @@ def _explain(
                 )
         if date is not None:
             previous = date
+        started = started or year in scorer.title_years
         out.append(choice)
     return out
