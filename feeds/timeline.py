@@ -24,6 +24,7 @@ punctuation and weekday fixes leave it unchanged. A repeated title gets ``-2``,
 from __future__ import annotations
 
 import calendar
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,7 +33,7 @@ from feeds.attention import WEEKDAY
 from feeds.categories import classify
 from feeds.dates import MONTHS, WEEKDAYS, read_cell, tokenize
 from feeds.errors import NoTimelineError
-from feeds.markdown import Row, Section, scan, table_sections, timeline_sections
+from feeds.markdown import MAX_SECTIONS, Row, Section, scan, table_sections, timeline_sections
 from feeds.model import Event, Notice, Term, Timeline
 from feeds.resolve import Context, Prepared, RowError, finish, prepare, year_row
 from feeds.rows import clean_title, split_item
@@ -363,14 +364,9 @@ def parse_markdown_all(
     sections = list(timeline_sections(doc))
     found = [t for t in _read(sections, source, zone, where, None) if t.events]
     if not found:
-        tables = list(table_sections(doc))
-        for section in tables:
-            found = [t for t in _read([section], source, zone, where, None) if t.events]
-            if found:
-                sections = [section]
-                break
-        else:
-            sections = sections or tables
+        tables = list(itertools.islice(table_sections(doc), MAX_SECTIONS))
+        found, used = _tables(tables, source, zone, where)
+        sections = used or sections or tables
     if term is not None:
         pinned = [t for t in found if t.term.id == term]
         if pinned:
@@ -385,6 +381,30 @@ def parse_markdown_all(
     if not found:
         raise NoTimelineError(source, _why_empty(sections, source, zone, where, term))
     return tuple(replace(t, url=url) for t in found)
+
+
+def _tables(
+    tables: Sequence[Section], source: str, zone: str, path: str
+) -> tuple[list[Timeline], list[Section]]:
+    """The fallback: the first table with dated rows, and any later one that its own
+    heading names as another term ("## 2027 Term 3") — never an unrelated table."""
+    found: list[Timeline] = []
+    used: list[Section] = []
+    for section in tables:
+        got = [t for t in _read([section], source, zone, path, None) if t.events]
+        if not got:
+            continue
+        if not found:
+            found, used = got, [section]
+            continue
+        own = section.names[0] if section.names else ""
+        named = identify([own]) if own else None
+        if named is not None and named.year is not None and named.number is not None and all(
+            t.term.id != got[0].term.id for t in found
+        ):
+            found += got
+            used.append(section)
+    return found, used
 
 
 def _why_empty(

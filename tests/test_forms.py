@@ -229,3 +229,15 @@ def test_check_flags_a_source_that_plans_nothing_or_doubts_its_years(tmp_path: P
     assert result.exit_code == 0, result.output
     assert "ATTENTION: all 1 events of term lfx-2024-t1 are in the past" in result.output
     assert "plan: 0 upcoming reminders" in result.output
+
+
+def test_term_tables_under_their_own_headings_are_each_a_term() -> None:
+    first, second = load_all(str(FORMS / "two-term-tables.md"))
+    assert (first.term.id, second.term.id) == ("lfx-2028-t1", "lfx-2027-t3")
+    assert [e.title for e in second.events] == ["Proposals", "Last day"]  # not the project table
+
+
+def test_a_page_of_thousands_of_timeline_tables_reads_only_the_first_ones() -> None:
+    text = "".join(f"## Timeline\n\n| a | date |\n|---|---|\n| r{i} | Mar 3 |\n\n" for i in range(3000))
+    with pytest.raises(NoTimelineError):  # no year anywhere: an error, and a quick one
+        parse_markdown_all(text, "t.md")
