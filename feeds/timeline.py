@@ -386,8 +386,11 @@ def parse_markdown_all(
 def _tables(
     tables: Sequence[Section], source: str, zone: str, path: str
 ) -> tuple[list[Timeline], list[Section]]:
-    """The fallback: the first table with dated rows, and any later one that its own
-    heading names as another term ("## 2027 Term 3") — never an unrelated table."""
+    """The fallback: the first table with dated rows, and any later named as another term.
+
+    A later table counts only when its own heading names a term ("## 2027 Term
+    3"), never an unrelated table (completed projects, office hours).
+    """
     found: list[Timeline] = []
     used: list[Section] = []
     for section in tables:
@@ -399,8 +402,11 @@ def _tables(
             continue
         own = section.names[0] if section.names else ""
         named = identify([own]) if own else None
-        if named is not None and named.year is not None and named.number is not None and all(
-            t.term.id != got[0].term.id for t in found
+        if (
+            named is not None
+            and named.year is not None
+            and named.number is not None
+            and all(t.term.id != got[0].term.id for t in found)
         ):
             found += got
             used.append(section)
