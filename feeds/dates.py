@@ -141,7 +141,7 @@ def tokenize(text: str) -> list[Token]:
         tokens.extend(_lex(text, pos, match.start()))
         inner = _demote_bare_months(_lex(text, match.start(1), match.end(1)))
         kinds = {token.kind for token in inner}
-        if kinds & _NEEDS_INLINE or kinds == {"weekday"}:
+        if kinds & _NEEDS_INLINE or kinds == {"weekday"} or kinds == {"zone"}:
             tokens.extend(inner)
         elif match.group(1).strip():
             tokens.append(Token("note", match.group(1).strip(), (), match.start(), match.end()))

@@ -60,8 +60,9 @@ class Prepared(NamedTuple):
 def prepare(written: Written) -> Prepared:
     """Check a written cell and fill what the cell itself implies, except years.
 
-    A range end without a month takes the start's (``May 3 - 17``); an end with
-    only a time takes the start's date. Raises :class:`RowError` for a cell with
+    A range end without a month takes the start's (``May 3 - 17``), a range start
+    without one the end's (``2 – 20 August``); an end with only a time takes the
+    start's date. Raises :class:`RowError` for a cell with
     no day or month, or one that is not a date.
     """
     if written.problems:
@@ -72,6 +73,10 @@ def prepare(written: Written) -> Prepared:
             end.year, end.month, end.day = start.year, start.month, start.day
         elif end.month is None and end.day is not None:
             end.month = start.month
+        elif start.month is None and start.day is not None and end.month is not None:
+            start.month = end.month  # "2 – 20 August 2027": the start takes the end's month
+            if start.year is None and end.year is not None and start.day <= (end.day or 0):
+                start.year = end.year
     for point in (start, end):
         if point is not None and (point.day is None or point.month is None):
             what = "day" if point.month is not None else "date"
@@ -155,14 +160,22 @@ def _instant(
 
 
 def _shared_zone(start: Point, end: Point | None) -> ZoneLabel | None:
+    """The zone a range's unlabelled time borrows from the other side.
+
+    A local label wins; a UTC label is shared only when it is that side's one
+    zone (``10 AM – 11 AM (UTC)``), not the equivalent beside a local time.
+    """
+    utc_only: ZoneLabel | None = None
     for point in (end, start):
         if point is None:
             continue
-        for clock in point.clocks:
-            label = lookup(clock.zone) if clock.zone else None
+        labels = [lookup(clock.zone) if clock.zone else None for clock in point.clocks]
+        for label in labels:
             if label is not None and not label.is_utc:
                 return label
-    return None
+        if labels and all(label is not None and label.is_utc for label in labels):
+            utc_only = utc_only or labels[0]
+    return utc_only
 
 
 def _borrow_meridiem(start: Point, end: Point | None) -> None:

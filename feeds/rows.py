@@ -22,7 +22,10 @@ _TRIM = " \t;:,.-–—|*_"
 
 def clean_title(text: str) -> str:
     """Tidy an activity title: no list punctuation at the ends, single spaces."""
-    return " ".join(text.split()).strip(_TRIM).strip()
+    title = " ".join(text.split()).strip(_TRIM).strip()
+    while title.endswith(("(", "[", "~")):  # "proposals close (" once its time is taken
+        title = title[:-1].rstrip(_TRIM).strip()
+    return title
 
 
 _TAIL_KINDS = frozenset({"time", "zone", "sep", "note"})
