@@ -31,7 +31,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -346,20 +346,43 @@ class Daemon:
         return result
 
     async def _alert(self, result: PollResult) -> None:
-        """Cancel reminders for dates that are gone and tell subscribers what moved."""
+        """Cancel reminders for dates that are gone, then tell subscribers what moved.
+
+        The cancellations are awaited (they are the ledger's truth); the alerts
+        are sent by a task of their own, so a far end that hangs (an SMTP server
+        that stops answering) never holds up the polls that follow.
+        """
         subscriptions, changes, now = self.config.subscriptions, result.diff, self.clock()
-        for old, new in changes.moved:
+        for _, new in changes.moved:
             keep = stamp(reminder_instant(new, self.rules))
             await asyncio.to_thread(self.store.cancel, new.uid, keep, now)
-            await self.courier.alert(new, old, change_keys(new, what(old, new), subscriptions))
-        for event in changes.added:
-            await self.courier.alert(
-                event, None, change_keys(event, what(None, event), subscriptions)
-            )
         for event in changes.removed:
             await asyncio.to_thread(self.store.cancel, event.uid, None, now)
-            keys = change_keys(event, what(event, None), subscriptions)
-            await self.courier.alert(event, event, keys, removed=True)
+
+        async def send() -> None:
+            for old, new in changes.moved:
+                await self.courier.alert(new, old, change_keys(new, what(old, new), subscriptions))
+            for event in changes.added:
+                keys = change_keys(event, what(None, event), subscriptions)
+                await self.courier.alert(event, None, keys)
+            for event in changes.removed:
+                keys = change_keys(event, what(event, None), subscriptions)
+                await self.courier.alert(event, event, keys, removed=True)
+
+        task = asyncio.create_task(self._spawn_coroutine("alert", result.source, send()))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _spawn_coroutine(self, what: str, arg: str, work: Awaitable[None]) -> None:
+        """Run *work* like a job body: a failure is logged, a stop may cancel it."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            if not self.courier.stopping:
+                raise
+            log.info("%s %s: still waiting on a far end at stop", what, arg)
+        except Exception:  # one failed alert must not stop the daemon
+            log.exception("%s %s failed", what, arg)
 
     async def refresh(self) -> None:
         """Rebuild the event index, the feed snapshot and the job plan."""

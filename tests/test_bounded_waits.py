@@ -192,3 +192,61 @@ def test_a_notifier_pool_never_grows_past_its_size_and_never_blocks_exit() -> No
     assert [f.result(30) for f in futures] == list(range(10))
     assert running <= {"t-0", "t-1"}
     pool.shutdown(wait=True)
+
+
+def test_a_hung_smtp_server_does_not_stop_change_detection(
+    tmp_path: Path, silent: SilentSMTP
+) -> None:
+    from tests.test_poll_delivery import ROWS
+
+    doc = tmp_path / "term.md"
+    doc.write_text(document())
+    text = f"""
+[service]
+database = "sqlite:///{(tmp_path / "s.db").as_posix()}"
+[[sources]]
+name = "t"
+path = "{doc.as_posix()}"
+[[subscriptions]]
+name = "mail"
+notifier = "email"
+target = ["a@example.net"]
+changes = true
+[[subscriptions]]
+name = "rec"
+notifier = "recorder"
+target = ["ok"]
+changes = true
+[notifiers.email]
+host = "127.0.0.1"
+from = "lfx@example.org"
+"""
+    conf = parse_config(text, str(tmp_path / "c.toml"))
+    recorder = RecorderNotifier()
+
+    def moved(day: str) -> str:
+        return document([(ROWS[0][0], day), *ROWS[1:]])
+
+    async def scenario() -> None:
+        notifiers = {"email": email(silent.port, timeout=120), "recorder": recorder}
+        daemon = Daemon(conf, Store(conf.service.database), notifiers, clock=Clock(DUE))  # type: ignore[arg-type]
+        await daemon.start()
+        try:
+            source = conf.sources[0]
+            for day in ("Tue, May 20, 2031", "Wed, May 21, 2031"):
+                doc.write_text(moved(day))
+                result = await asyncio.wait_for(daemon.poll(source), 30)  # never waits on SMTP
+                assert result.diff.moved, day
+                for _ in range(200):
+                    if len(recorder.sent) >= 1 + (day.startswith("Wed")):
+                        break
+                    await asyncio.sleep(0.05)
+            assert len(recorder.sent) == 2  # both changes reached the recorder
+            assert silent.connections >= 1  # while e-mail is still stuck on its server
+        finally:
+            await daemon.stop(timeout=2)
+            for notifier in notifiers.values():
+                notifier.close()
+            daemon.store.close()
+
+    asyncio.run(scenario())
