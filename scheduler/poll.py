@@ -88,8 +88,11 @@ def content_digest(text: str, zone: str, term: str | None = None) -> str:
 
 def describe(error: BaseException) -> str:
     """One line about a failure, without credentials (FeedErrors already say what to fix)."""
+    orig = getattr(error, "orig", None)  # SQLAlchemy: the driver's words, not the SQL text
+    if isinstance(orig, BaseException):
+        error = orig
     text = str(error) if isinstance(error, FeedError) else f"{type(error).__name__}: {error}"
-    return redact(text)[:500]
+    return redact(text.splitlines()[0] if text else text)[:500]
 
 
 class _Failed(Exception):
