@@ -165,6 +165,16 @@ def _zone(name: str) -> ZoneInfo:
         ) from None
 
 
+def _stamp_text(text: str, zone: str) -> str:
+    """``2026-12-15T10:00:00Z`` (a ledger stamp) as people read it; other text as is."""
+    from feeds.jsonout import endpoint_from_text
+
+    try:
+        return human_endpoint(endpoint_from_text(text), _zone(zone))
+    except (ValueError, ConfigError):
+        return text
+
+
 def changed_from(old: Event, new: Event, *, zone: str = "UTC") -> Change | None:
     """Describe how *new* differs from *old* (deadline first, then start, then title)."""
     where = _zone(zone)
@@ -249,8 +259,16 @@ def build_message(
     else:
         if change is None:
             raise ConfigError("change", "a change message needs the change", "pass change=Change")
-        title = f"Changed: {name} — the {change.what} moved to {change.new}"
-        first = f"{name}: the {change.what} moved from {change.old} to {change.new}."
+        before, after = _stamp_text(change.old, zone), _stamp_text(change.new, zone)
+        if change.old in {"", "-"}:  # a row the document did not have before
+            title = f"New: {name} — {after}"
+            first = f"{name} was added to the schedule: {after}."
+        elif change.new == "removed":
+            title = f"Removed: {name}"
+            first = f"{name} was removed from the schedule (it was {before})."
+        else:
+            title = f"Changed: {name} — the {change.what} moved to {after}"
+            first = f"{name}: the {change.what} moved from {before} to {after}."
     lines = [first, f"Term: {event.term}", *event.notes]
     if source_url is None and event.source.startswith(("http://", "https://")):
         source_url = event.source

@@ -143,3 +143,13 @@ def test_recorder_records_and_scripts_failures() -> None:
     assert [r.target for r in recorder.sent] == ["#ok", "#ok2", "#broken"]
     assert recorder.sent[0].key == "k" and recorder.messages_to("#ok") == [message]
     assert len(recorder.attempts) == 5
+
+
+def test_an_added_or_removed_row_says_so_in_words_people_read() -> None:
+    added = build_message(DAY, Kind.CHANGED, change=Change("dates", "-", "2027-07-21"), zone="UTC")
+    assert added.title.startswith("New: Stipend — ") and "2027-07-21" not in added.title
+    assert "was added to the schedule" in added.text and "moved" not in added.text
+    instant = Change("dates", "2027-05-25T23:59:00Z", "removed")
+    removed = build_message(PERIOD, Kind.CHANGED, change=instant, zone="UTC")
+    assert removed.title == "Removed: Mentee applications"  # the subject of the period
+    assert "T23:59:00Z" not in removed.text and "11:59 PM" in removed.text
