@@ -26,6 +26,7 @@ from feeds.meaning import (
     Rules,
     close_of,
     day_start,
+    is_info_day,
     kind_of,
     reminder_instant,
     subject,
@@ -267,8 +268,11 @@ def build_message(
             title = f"Removed: {name}"
             first = f"{name} was removed from the schedule (it was {before})."
         else:
-            title = f"Changed: {name} — the {change.what} moved to {after}"
-            first = f"{name}: the {change.what} moved from {before} to {after}."
+            what_moved = change.what
+            if what_moved == "deadline" and is_info_day(event):
+                what_moved = "date"  # "First stipend payments" has a day, not a deadline
+            title = f"Changed: {name} — the {what_moved} moved to {after}"
+            first = f"{name}: the {what_moved} moved from {before} to {after}."
     lines = [first, f"Term: {event.term}", *event.notes]
     if source_url is None and event.source.startswith(("http://", "https://")):
         source_url = event.source

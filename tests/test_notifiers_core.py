@@ -153,3 +153,10 @@ def test_an_added_or_removed_row_says_so_in_words_people_read() -> None:
     removed = build_message(PERIOD, Kind.CHANGED, change=instant, zone="UTC")
     assert removed.title == "Removed: Mentee applications"  # the subject of the period
     assert "T23:59:00Z" not in removed.text and "11:59 PM" in removed.text
+
+
+def test_an_informational_day_that_moves_is_a_date_not_a_deadline() -> None:
+    moved = dt.date(2027, 7, 22)
+    later = Event(uid=DAY.uid, term=DAY.term, title=DAY.title, start=moved)
+    message = build_message(later, Kind.CHANGED, change=changed_from(DAY, later), zone="UTC")
+    assert "the date moved" in message.text and "deadline" not in message.text
