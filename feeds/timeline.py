@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 from feeds.attention import WEEKDAY
 from feeds.categories import classify
-from feeds.dates import MONTHS, WEEKDAYS, read_cell, tokenize
+from feeds.dates import MONTHS, WEEKDAYS, looks_dated, read_cell, tokenize
 from feeds.errors import NoTimelineError
 from feeds.markdown import MAX_SECTIONS, Row, Section, scan, table_sections, timeline_sections
 from feeds.model import Event, Notice, Term, Timeline
@@ -50,6 +50,11 @@ MAX_ROWS = 100_000
 _WEEK = re.compile(r"\bweek\s*\d+\b", re.IGNORECASE)
 _ASIDE = re.compile(
     r"\W*(?:notes?|nb|n\.b\.|please note|important|update[ds]?|disclaimer|reminder)\W*$",
+    re.IGNORECASE,
+)
+_OPEN_CLOSE = re.compile(
+    r"(?P<title>.+?)\s+(?:opens?|starts?|begins?|runs?)\s+(?:on\s+|from\s+)?(?P<first>.+?),?"
+    r"\s+(?:and\s+)?(?:closes?|ends?|(?:is|are)\s+due|until|through|to)(?:\s+on)?",
     re.IGNORECASE,
 )
 _UNREAD_DATE = re.compile(r"(?<![\d.])\d{1,4}[./]\d{1,2}[./]\d{1,4}(?![\d.])")
@@ -206,7 +211,18 @@ class _Builder:
         split = split_item(text)
         if split is None:
             return None
-        return _Item(row, split[0], split[1])
+        activity, when = split
+        period = _OPEN_CLOSE.fullmatch(activity) if len(activity) <= 200 else None
+        if period is not None and looks_dated(period.group("first")):
+            # "Applications open July 22 and are due by August 3": one period.
+            return _Item(row, period.group("title"), f"{period.group('first')} – {when}")
+        if looks_dated(activity):  # two dates, and not as a period we can read
+            self.warn(
+                row.line,
+                f"{clean_title(activity)[:80]!r} also gives a date; only {split[1].strip()[:40]!r}"
+                " was read (write the period as one range, e.g. 'July 5 - July 20: proposals')",
+            )
+        return _Item(row, activity, split[1])
 
     def _child(self, parent: _Item, row: Row) -> None:
         time = _time_only(row.text)
