@@ -433,8 +433,26 @@ def _simple_clocks(match: re.Match[str]) -> list[Clock] | None:
     return [first, Clock(int(hours), int(minutes), None, match.group("utcz"))]
 
 
+_ISO_INSTANT = re.compile(
+    r"(?<![\d-])(\d{4}-\d{1,2}-\d{1,2})[T ](\d{1,2}:\d{2})(?::\d{2}(?:\.\d+)?)?"
+    r"(Z|[+-]\d{2}:?\d{2})?(?![\d:])"
+)
+
+
+def _iso_instant(match: re.Match[str]) -> str:
+    """``2027-03-05T10:00:00Z`` → ``2027-03-05 10:00 UTC`` (what the lexer reads)."""
+    day, clock, offset = match.groups()
+    if offset is None:
+        return f"{day} {clock}"
+    if offset == "Z":
+        return f"{day} {clock} UTC"
+    return f"{day} {clock} UTC{offset[:3]}:{offset[-2:]}"
+
+
 def read_cell(text: str) -> Written:
     """Read one date cell (plain text, Markdown already removed) into a :class:`Written`."""
+    if "T" in text or ":" in text:
+        text = _ISO_INSTANT.sub(_iso_instant, text)
     simple = _read_simple(text) if len(text) < 80 else None
     return simple if simple is not None else read_cell_lexed(text)
 

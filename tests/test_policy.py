@@ -48,6 +48,11 @@ def one(cell: str, **kwargs: str) -> tuple[str, str | None, list[str], tuple[str
         ("**June 10**", "2031-06-10", None),
         ("Dec 15 - Jan 10, 2032", "2031-12-15", "2032-01-10"),
         ("6/14/2031", "2031-06-14", None),
+        ("2031-06-14T18:00:00Z", "2031-06-14T18:00:00Z", None),
+        ("2031-06-14T18:00+05:30", "2031-06-14T12:30:00Z", None),
+        ("Mar 6, 2031, 1700 UTC", "2031-03-06T17:00:00Z", None),
+        ("2 – 20 August 2031, 23:59 AoE", "2031-08-02", "2031-08-21T11:59:00Z"),
+        ("Wed Mar 5, 10 AM – 11 AM (UTC)", "2031-03-05T10:00:00Z", "2031-03-05T11:00:00Z"),
     ],
 )
 def test_written_forms(cell: str, start: str, end: str | None) -> None:
