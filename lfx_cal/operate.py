@@ -176,7 +176,9 @@ def reminders(path: str, limit: int) -> int:
         for line in lines:
             say(f"  {line}")
         if store is None:
-            say(f"ledger (): no database yet at {config.service.database}")
+            from scheduler.schema import shown_database
+
+            say(f"ledger (): no database yet at {shown_database(config.service.database)}")
             return 0
         failed = store.deliveries(statuses={"failed"}, limit=limit)
         rows = failed + [d for d in store.deliveries(limit=limit) if d.status != "failed"]
@@ -205,7 +207,7 @@ def open_store(config: Config) -> Store | None:
     """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from scheduler.schema import sqlite_path
+    from scheduler.schema import shown_database, sqlite_path
     from scheduler.store import Store
 
     path = sqlite_path(config.service.database)
@@ -216,7 +218,8 @@ def open_store(config: Config) -> Store | None:
     except SQLAlchemyError as error:
         reason = (str(getattr(error, "orig", None) or error).strip().splitlines() or [""])[0]
         raise CliError(
-            f"{config.path}: service.database: cannot open {config.service.database}: {reason}"
+            f"{config.path}: service.database: cannot open"
+            f" {shown_database(config.service.database)}: {reason}"
         ) from None
 
 

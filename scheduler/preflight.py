@@ -75,10 +75,10 @@ def check_database(config: Config) -> None:
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.pool import NullPool
 
-    from scheduler.schema import parse_database_url
+    from scheduler.schema import parse_database_url, shown_database
 
     parsed = parse_database_url(url)
-    shown = parsed.render_as_string(hide_password=True)
+    shown = shown_database(url)
     engine = create_engine(parsed, poolclass=NullPool, connect_args={"connect_timeout": 5})
     try:
         with engine.connect() as connection:

@@ -85,6 +85,9 @@ MISTAKES = [
     Mistake("unreachable postgresql", "sqlite:///state/lfx.db",
             f"postgresql://lfx@127.0.0.1:{CLOSED}/lfx", "service.database", str(CLOSED),
             ("check", "serve", "reminders", "publish")),
+    Mistake("postgresql password never printed", "sqlite:///state/lfx.db",
+            f"postgresql://u:Pw5ecret@127.0.0.1:{CLOSED}/db", "service.database",
+            f"u:***@127.0.0.1:{CLOSED}/db", ("check", "serve", "reminders", "publish")),
     Mistake("sqlite folder missing", "sqlite:///state/lfx.db", "sqlite:///nowhere/lfx.db",
             "service.database", "nowhere", RUNS),
     Mistake("listen not a port", "127.0.0.1:{port}", "127.0.0.1:notaport", "service.listen",
@@ -220,6 +223,7 @@ def test_each_mistake_stops_every_command_that_needs_it(folder: Path, mistake: M
         assert len(lines) == 1 and lines[0].startswith("lfx-cal: error: "), (command, lines)
         assert f"{config}: {mistake.key}: " in lines[0], (command, lines[0])
         assert mistake.echo in lines[0], (command, lines[0])
+        assert "Pw5ecret" not in result.output, (command, result.output)
     assert not (folder / "state" / "lfx.db").exists()
 
 

@@ -23,8 +23,11 @@ from tests.conftest import ROOT
 
 SECRETS = ("s3cretpw", "TOK123", "user:")
 # A row with no date gives a warning, so warnings (and their source prefix) are printed too.
-DOCUMENT = (ROOT / "config" / "example-term.md").read_text().replace(
-    "| Last Day of Term | Fri, Aug 27 |", "| Last Day of Term | Fri, Aug 27 |\n| Mystery row | soon |"
+LAST = "| Last Day of Term | Fri, Aug 27 |"
+DOCUMENT = (
+    (ROOT / "config" / "example-term.md")
+    .read_text()
+    .replace(LAST, f"{LAST}\n| Mystery row | soon |")
 )
 
 
