@@ -14,7 +14,9 @@ Shape::
         note: ...                    # optional
 
 Entries without a date are not events. A bad entry is a warning naming its key
-and line and is skipped; a file without ``term`` or ``schedule`` is an error.
+and line and is skipped; a file without ``term`` or ``schedule`` is an error, and
+so is one where no entry gives an event (:class:`~feeds.errors.NoTimelineError`
+naming the first reason, as for Markdown).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import yaml
 
 from feeds.categories import classify
 from feeds.dates import Point, Written, read_cell
-from feeds.errors import ScheduleError
+from feeds.errors import NoTimelineError, ScheduleError
 from feeds.model import Event, Notice, Timeline
 from feeds.resolve import Context, RowError, resolve
 from feeds.term import identify
@@ -127,13 +129,21 @@ def parse_schedule(
     term: str | None = None,
     url: str | None = None,
 ) -> Timeline:
-    """Read a YAML term schedule into a Timeline; raises ScheduleError when malformed."""
+    """Read a YAML term schedule into a Timeline.
+
+    Raises ScheduleError when malformed, NoTimelineError when no entry gives an event.
+    """
     try:
         data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as error:
         raise ScheduleError(source, "yaml", f"not valid YAML: {error}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("term"), dict):
+    if not isinstance(data, dict) or data.get("term") is None:
         raise ScheduleError(source, "term", "missing; write 'term: {year: 2027, number: 1}'")
+    if not isinstance(data["term"], dict):
+        raise ScheduleError(
+            source, "term",
+            f"must be a mapping like {{year: 2027, number: 1}}, got {data['term']!r}",
+        )  # fmt: skip
     info, entries = data["term"], data.get("schedule")
     year, number = info.get("year"), info.get("number")
     if not isinstance(year, int) or not isinstance(number, int) or not 1 <= number <= 3:
@@ -158,4 +168,16 @@ def parse_schedule(
         notices.extend(Notice(line, message) for message in warnings)
         if event is not None:
             events.append(event)
+    if not events:  # as for Markdown: a schedule that plans nothing is not a timeline
+        raise NoTimelineError(source, _why_empty(notices))
     return Timeline(source, identity, tuple(events), tuple(notices), url)
+
+
+def _why_empty(notices: list[Notice]) -> str:
+    if not notices:
+        return "no schedule entry has a date (give each a 'label' and a 'start')"
+    first = notices[0]
+    return (
+        f"no schedule entry gave an event; {len(notices)} warning(s), the first on line"
+        f" {first.line}: {first.message}"
+    )

@@ -38,7 +38,11 @@ _HTML = re.compile(rb"^\s*(<!doctype html|<html)", re.IGNORECASE)
 
 
 class Document(NamedTuple):
-    """A document's text and where it came from (``url`` is set for http sources)."""
+    """A document's text and where it came from (``url`` is set for http sources).
+
+    For an http source both ``name`` and ``url`` are public (:func:`public_source`):
+    no user info, no query. Only the fetch itself sees the real address.
+    """
 
     name: str
     text: str
@@ -174,7 +178,9 @@ async def _fetch(
         raise SourceError(
             name, f"cannot fetch: {redact(str(error))}", "check the address and the network"
         ) from None
-    return Fetched(Document(url, _decode(name, bytes(body)), address), *tags)
+    # The document is known by its public form from here on (issue 10 item 2: every
+    # output, from ICS URL/DESCRIPTION to warnings and JSON, names the source this way).
+    return Fetched(Document(name, _decode(name, bytes(body)), public_source(address)), *tags)
 
 
 def read(source: str) -> Document:

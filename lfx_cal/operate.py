@@ -68,10 +68,14 @@ def open_config(path: str | None, demo_dir: str, listen: str | None) -> Config:
 
 def serve_config(config: Config) -> int:
     """Run the service on *config* until a signal; returns the exit status."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from lfx_cal.server import serve
 
     try:
         serve(config)
+    except SQLAlchemyError as error:  # the database broke between the check and the start
+        raise CliError(_cannot_open(config, error)) from None
     except OSError as error:  # e.g. the port was taken after the check
         raise CliError(
             f"{config.service.listen}: {error.strerror or error}"
@@ -176,7 +180,9 @@ def reminders(path: str, limit: int) -> int:
         for line in lines:
             say(f"  {line}")
         if store is None:
-            say(f"ledger (): no database yet at {config.service.database}")
+            from scheduler.schema import shown_database
+
+            say(f"ledger (): no database yet at {shown_database(config.service.database)}")
             return 0
         failed = store.deliveries(statuses={"failed"}, limit=limit)
         rows = failed + [d for d in store.deliveries(limit=limit) if d.status != "failed"]
@@ -205,19 +211,32 @@ def open_store(config: Config) -> Store | None:
     """
     from sqlalchemy.exc import SQLAlchemyError
 
+    from scheduler.preflight import check_sqlite_file
     from scheduler.schema import sqlite_path
     from scheduler.store import Store
 
     path = sqlite_path(config.service.database)
-    if path is not None and not path.is_file():
+    if path is not None and not path.exists():
         return None  # never create a database just to read it
     try:
+        if path is not None:
+            check_sqlite_file(config, path, writable=False)
         return Store(config.service.database)
+    except ConfigError as error:
+        raise CliError.of(error) from None
     except SQLAlchemyError as error:
-        reason = (str(getattr(error, "orig", None) or error).strip().splitlines() or [""])[0]
-        raise CliError(
-            f"{config.path}: service.database: cannot open {config.service.database}: {reason}"
-        ) from None
+        raise CliError(_cannot_open(config, error)) from None
+
+
+def _cannot_open(config: Config, error: BaseException) -> str:
+    """One line about a database that would not open, its password masked."""
+    from scheduler.schema import shown_database
+
+    reason = (str(getattr(error, "orig", None) or error).strip().splitlines() or [""])[0]
+    return (
+        f"{config.path}: service.database: cannot open"
+        f" {shown_database(config.service.database)}: {reason}"
+    )
 
 
 def stored_revisions(config: Config) -> dict[str, Revision] | None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 from scheduler.config import Config
 from scheduler.errors import ConfigError
@@ -47,6 +49,51 @@ def check_secrets(
             ) from None
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
+
+
+def check_sqlite_file(config: Config, path: Path, *, writable: bool = True) -> None:
+    """An existing SQLite *path* is a (writable) file that is empty or a SQLite database."""
+    key = "service.database"
+    mode, what = (os.R_OK | os.W_OK, "writable") if writable else (os.R_OK, "readable")
+    if not path.is_file() or not os.access(path, mode):
+        raise ConfigError(config.path, key, f"{str(path)!r} is not a {what} file", "fix the path")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise ConfigError(
+            config.path, key, f"cannot read {str(path)!r}: {error.strerror}", "fix permissions"
+        ) from None
+    if head and head != SQLITE_HEADER:
+        raise ConfigError(
+            config.path, key, f"{str(path)!r} is not a SQLite database",
+            "name a new file or an lfx-cal database; is this another file?",
+        )  # fmt: skip
+
+
+def _check_sqlite_folder(config: Config, path: Path) -> None:
+    """A new SQLite file could be created beside *path* (probed, then removed)."""
+    key, folder = "service.database", path.parent
+    if not folder.is_dir():
+        raise ConfigError(
+            config.path, key, f"folder {str(folder)!r} does not exist",
+            "create it, or fix the path (relative to the config file)",
+        )  # fmt: skip
+    reason = "permission denied"
+    if os.access(folder, os.W_OK | os.X_OK):
+        try:  # root passes os.access everywhere; /proc and read-only mounts still refuse
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".lfx-cal-probe-"):
+                return
+        except OSError as error:
+            reason = error.strerror or str(error)
+    raise ConfigError(
+        config.path, key, f"cannot create a file in {str(folder)!r}: {reason}",
+        "fix permissions, or choose a writable folder",
+    )  # fmt: skip
+
+
 def check_database(config: Config) -> None:
     """The database is reachable (PostgreSQL) or exists or can be created (SQLite)."""
     from scheduler.schema import sqlite_path
@@ -55,30 +102,18 @@ def check_database(config: Config) -> None:
     path = sqlite_path(url)
     if path is not None:
         if path.exists():
-            if not path.is_file() or not os.access(path, os.R_OK | os.W_OK):
-                raise ConfigError(
-                    config.path, key, f"{str(path)!r} is not a writable file", "fix the path"
-                )
-            return
-        folder = path.parent
-        if not folder.is_dir():
-            raise ConfigError(
-                config.path, key, f"folder {str(folder)!r} does not exist",
-                "create it, or fix the path (relative to the config file)",
-            )  # fmt: skip
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise ConfigError(
-                config.path, key, f"cannot create a file in {str(folder)!r}", "fix permissions"
-            )
+            check_sqlite_file(config, path)
+        else:
+            _check_sqlite_folder(config, path)
         return
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.pool import NullPool
 
-    from scheduler.schema import parse_database_url
+    from scheduler.schema import parse_database_url, shown_database
 
     parsed = parse_database_url(url)
-    shown = parsed.render_as_string(hide_password=True)
+    shown = shown_database(url)
     engine = create_engine(parsed, poolclass=NullPool, connect_args={"connect_timeout": 5})
     try:
         with engine.connect() as connection:

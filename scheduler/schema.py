@@ -7,6 +7,7 @@ and compares the same way on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -244,6 +245,20 @@ def parse_database_url(url: str) -> URL:
         problem = f"unsupported database {parsed.get_backend_name()!r}"
         raise ConfigError("<database>", _KEY, problem, _FIX)
     return parsed
+
+
+def shown_database(url: str) -> str:
+    """*url* as it may be printed: the password masked as ``***`` (as ``check`` shows it).
+
+    A URL that does not parse still has anything between ``://user:`` and ``@`` masked.
+    """
+    try:
+        return parse_database_url(url).render_as_string(hide_password=True)
+    except ConfigError:
+        return _PASSWORD.sub(r"\1***@", url)
+
+
+_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
 
 
 def anchor_sqlite(url: str, base: Path) -> str:

@@ -53,9 +53,14 @@ def _database(value: Any) -> str:
 
     text = TEXT.parse(value)
     try:
-        parse_database_url(text)
+        parsed = parse_database_url(text)
     except ConfigError as error:
         raise Problem(f"{text!r}: {error.problem}", error.fix) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise Problem(
+            f"{text!r} is an in-memory database: reminders sent would be forgotten on restart",
+            "name a file, e.g. sqlite:///lfx-cal.sqlite3",
+        )
     return str(text)
 
 

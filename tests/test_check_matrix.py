@@ -85,8 +85,18 @@ MISTAKES = [
     Mistake("unreachable postgresql", "sqlite:///state/lfx.db",
             f"postgresql://lfx@127.0.0.1:{CLOSED}/lfx", "service.database", str(CLOSED),
             ("check", "serve", "reminders", "publish")),
+    Mistake("postgresql password never printed", "sqlite:///state/lfx.db",
+            f"postgresql://u:Pw5ecret@127.0.0.1:{CLOSED}/db", "service.database",
+            f"u:***@127.0.0.1:{CLOSED}/db", ("check", "serve", "reminders", "publish")),
     Mistake("sqlite folder missing", "sqlite:///state/lfx.db", "sqlite:///nowhere/lfx.db",
             "service.database", "nowhere", RUNS),
+    Mistake("sqlite in memory", "sqlite:///state/lfx.db", "sqlite://", "service.database",
+            "'sqlite://'"),
+    Mistake("sqlite folder not writable", "sqlite:///state/lfx.db", "sqlite:////proc/x.sqlite3",
+            "service.database", "'/proc'", RUNS),
+    Mistake("sqlite file not a database", "sqlite:///state/lfx.db", "sqlite:///term.md",
+            "service.database", "term.md' is not a SQLite database",
+            ("check", "serve", "reminders", "publish")),
     Mistake("listen not a port", "127.0.0.1:{port}", "127.0.0.1:notaport", "service.listen",
             "127.0.0.1:notaport"),
     Mistake("listen host unknown", "127.0.0.1:{port}", "no-such-host.invalid:8080",
@@ -220,6 +230,7 @@ def test_each_mistake_stops_every_command_that_needs_it(folder: Path, mistake: M
         assert len(lines) == 1 and lines[0].startswith("lfx-cal: error: "), (command, lines)
         assert f"{config}: {mistake.key}: " in lines[0], (command, lines[0])
         assert mistake.echo in lines[0], (command, lines[0])
+        assert "Pw5ecret" not in result.output, (command, result.output)
     assert not (folder / "state" / "lfx.db").exists()
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from feeds.errors import ScheduleError
+from feeds.errors import NoTimelineError, ScheduleError
 from feeds.load import parse_document
 from feeds.model import endpoint_text
 from feeds.schedule import parse_schedule
@@ -86,3 +90,39 @@ def test_malformed_schedules_name_the_key(text: str, key: str) -> None:
 def test_sniffed_from_text_on_stdin() -> None:
     timeline = parse_document(Document("<stdin>", GOOD))
     assert len(timeline.events) == 4
+
+
+def test_a_term_written_as_a_string_says_it_must_be_a_mapping_and_echoes_it() -> None:
+    with pytest.raises(ScheduleError) as caught:
+        parse_schedule("term: lfx-2027-t1\nschedule: []\n", "bad.yml")
+    assert caught.value.key == "term"
+    assert "mapping like {year: 2027, number: 1}" in str(caught.value)
+    assert "'lfx-2027-t1'" in str(caught.value) and "missing" not in str(caught.value)
+
+
+SKIPPED_ALL = """\
+term: {year: 2031, number: 1}
+schedule:
+  - activity: Project Proposals Open
+    date: 2031-01-07
+  - activity: Mentee Applications Open
+    date: 2031-02-04
+"""
+
+
+def test_a_schedule_where_every_entry_is_skipped_is_no_timeline(tmp_path: Path) -> None:
+    with pytest.raises(NoTimelineError) as caught:
+        parse_schedule(SKIPPED_ALL, "t.yml")
+    assert "line 3" in str(caught.value) and "label is missing" in str(caught.value)
+    with pytest.raises(NoTimelineError, match="no schedule entry has a date"):
+        parse_schedule("term: {year: 2031, number: 1}\nschedule: []\n", "t.yml")
+    (tmp_path / "t.yml").write_text(SKIPPED_ALL)
+    for command in (["show", "t.yml"], ["export", "t.yml", "-o", "t.ics"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "lfx_cal", *command],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert "no timeline found" in result.stderr and "label is missing" in result.stderr
+    assert not (tmp_path / "t.ics").exists()
