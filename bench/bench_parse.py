@@ -100,6 +100,8 @@ def hostile_documents() -> dict[str, str]:
         "timeline headings": "## Timeline\n- Mar 3, 2031: x\n" * (MB // 28),
         "nested headings": "".join("#" * (1 + i % 6) + " Timeline\n" for i in range(MB // 12)),
         "timeline labels": "**Timeline:**\n- Mar 3, 2031: x\n" * (MB // 30),
+        "timeline tables, no year": "## Timeline\n\n| a | date |\n|---|---|\n| r | Mar 3 |\n\n"
+        * (MB // 48),
         "zone labels": _HEAD + "- Mar 3 11AM " + "PT " * (MB // 3) + ": x\n",
         "many columns": _HEAD + ("|" + " a |" * 900 + "\n") * (MB // 3600),
     }

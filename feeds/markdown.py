@@ -140,7 +140,7 @@ def _inline_parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
 
-_MARKUP = frozenset("*_~<>\\`[]&!")
+_MARKUP = re.compile(r"[*_~<>\\`\[\]&!]")
 """Characters that may start inline markup; text without any of them is plain."""
 
 
@@ -152,7 +152,7 @@ def _children(token: Token) -> list[Token] | None:
     """
     if token.children:
         return token.children
-    if _MARKUP.isdisjoint(token.content):
+    if _MARKUP.search(token.content) is None:
         return None
     parsed = _inline_parser().parseInline(token.content)
     token.children = parsed[0].children if parsed and parsed[0].children else []
