@@ -378,8 +378,12 @@ def parse_markdown_all(
     doc = scan(text)
     where = path or source
     sections = list(timeline_sections(doc))
-    found = [t for t in _read(sections, source, zone, where, None) if t.events]
-    if not found:
+    read = _read(sections, source, zone, where, None)
+    found = [t for t in read if t.events]
+    if not found and not any(t.warnings for t in read):
+        # No timeline section, or only sections with no dated row at all: the
+        # document's tables are the fallback. (Sections whose rows failed are
+        # the answer, and a whole-document parse would cost a hostile page dearly.)
         tables = list(itertools.islice(table_sections(doc), MAX_SECTIONS))
         found, used = _tables(tables, source, zone, where)
         sections = used or sections or tables
