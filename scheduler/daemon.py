@@ -176,10 +176,7 @@ class Daemon:
         instead of being awaited (``serve`` opens its listener first).
         """
         await asyncio.to_thread(self.store.hold, self.owner)  # alive before claiming anything
-        if self.store.is_sqlite:  # one process per file: open claims are a crashed run's
-            released = await asyncio.to_thread(self.store.release, at=self.clock())
-        else:  # only the claims of daemons whose presence lock is gone
-            released = await asyncio.to_thread(self.store.release_orphans, self.owner, self.clock())
+        released = await asyncio.to_thread(self.store.recover, self.owner, self.clock())
         if released:
             log.warning("released %d deliveries claimed by a previous run", released)
         for source in self.config.sources:

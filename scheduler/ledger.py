@@ -17,10 +17,9 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from scheduler.ledger_base import LIVE, Delivery, DeliveryKey, Kind, Move, Status
-from scheduler.schema import KEY_COLUMNS, deliveries, delivery_of, key_of, stamp
+from scheduler.schema import KEY_COLUMNS, deliveries, delivery_of, key_of, stamp, upsert
 
 CHUNK = 2000
 """Most bound values in one ``IN`` list (well under SQLite's and PostgreSQL's limits)."""
@@ -93,8 +92,7 @@ def ensure(
         }
         for key, due in rows
     ]
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(insert(deliveries).on_conflict_do_nothing(), values)
+    conn.execute(upsert(deliveries, conn.dialect.name).on_conflict_do_nothing(), values)
 
 
 def _claim_where(
@@ -328,7 +326,7 @@ def carry_over(
             }
             for row in done
         ]
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        result = conn.execute(insert(deliveries).on_conflict_do_nothing(), values)
+        insert = upsert(deliveries, conn.dialect.name).on_conflict_do_nothing()
+        result = conn.execute(insert, values)
         carried += len(values)
     return cancelled, carried

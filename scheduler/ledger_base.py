@@ -244,6 +244,14 @@ class Ledger(ABC):
         """Put back the claims of owners (other than *owner*) that are gone; how many."""
 
     @abstractmethod
+    def recover(self, owner: str, at: dt.datetime) -> int:
+        """At start-up: put back the claims no live daemon holds any more; how many.
+
+        Where one process owns the ledger every open claim is a crashed run's;
+        where several may share it, only those of owners that are gone.
+        """
+
+    @abstractmethod
     def deliveries(
         self, *, statuses: Collection[Status] | None = None, limit: int = 200
     ) -> list[Delivery]:

@@ -247,6 +247,17 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def upsert(table: Table, dialect: str) -> Any:
+    """An ``INSERT`` on *table* that can say ``ON CONFLICT``, in *dialect*'s SQL.
+
+    *dialect* is a connection's or engine's ``dialect.name``: ``postgresql``, else
+    SQLite (the only two :func:`parse_database_url` lets through).
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=5000")

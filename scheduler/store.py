@@ -13,11 +13,11 @@ import json
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from feeds.ical import Revision
@@ -41,6 +41,7 @@ from scheduler.schema import (
     settings,
     source_status,
     stamp,
+    upsert,
     versions,
 )
 
@@ -103,7 +104,8 @@ class Store(Ledger):
         self.close()
 
     def _insert(self) -> Any:
-        return sqlite.insert if self.is_sqlite else postgresql.insert
+        """An ``INSERT ... ON CONFLICT`` builder for this database (see :func:`upsert`)."""
+        return partial(upsert, dialect=self._engine.dialect.name)
 
     # sources / versions
 
@@ -347,6 +349,16 @@ class Store(Ledger):
             return 0
         with self._engine.begin() as conn:
             return release_orphans(conn, owner, at)
+
+    def recover(self, owner: str, at: dt.datetime) -> int:
+        """At start-up, put back the claims no live daemon holds; return how many.
+
+        SQLite (one process per file): every claim, a crashed run's. PostgreSQL:
+        only those of daemons whose presence lock is gone.
+        """
+        if self.is_sqlite:
+            return self.release(at=at)
+        return self.release_orphans(owner, at)
 
     def deliveries(
         self, *, statuses: Collection[Status] | None = None, limit: int = 200
