@@ -333,3 +333,31 @@ def test_a_moved_deadline_cancels_only_reminders_for_the_old_deadline(store: Sto
         opening: "pending",
         key(3): "pending",
     }
+
+
+def test_kinds_statuses_and_change_keys_are_typed_but_store_the_same_text(store: Store) -> None:
+    from scheduler.ledger_base import ChangeKey, Kind, Status
+
+    assert [str(s) for s in Status] == [
+        "pending", "claimed", "sent", "failed", "skipped", "cancelled",
+    ]  # fmt: skip
+    assert [str(k) for k in Kind] == ["reminder", "opening", "changed", "today"]
+    moved = ChangeKey("Tue, Mar 2, 2030", None)
+    assert moved.text == "Tue, Mar 2, 2030|-" and ChangeKey.parse(moved.text) == moved
+    assert ChangeKey.parse("-|x") == ChangeKey(None, "x")
+    alert = DeliveryKey.of("team", Kind.CHANGED, "u@lfx-cal", dt.timedelta(0), moved, "t")
+    reminder = DeliveryKey.of("team", Kind.REMINDER, "u@lfx-cal", LEASE, T0, "t")
+    assert reminder.instant == "2030-03-01T12:00:00Z" and reminder.at == T0
+    store.ensure([(alert, T0), (reminder, T0)], T0)
+    rows = {d.key: d for d in store.deliveries()}
+    assert rows[alert].key.change == moved and rows[alert].key.kind is Kind.CHANGED
+    assert rows[reminder].status is Status.PENDING and rows[reminder].due_at == T0
+
+
+def test_the_ledger_writes_the_callers_instant_never_the_wall_clock(store: Store) -> None:
+    later = dt.datetime(2041, 6, 1, tzinfo=dt.UTC)
+    store.ensure([(key(1), T0)], later)
+    assert [d.updated_at for d in store.deliveries()] == ["2041-06-01T00:00:00Z"]
+    store.claim([key(1)], "a", T0, LEASE)
+    assert store.release("a", at=later + LEASE) == 1
+    assert [d.updated_at for d in store.deliveries()] == ["2041-06-01T00:05:00Z"]
