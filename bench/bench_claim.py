@@ -36,16 +36,16 @@ def measure(url: str, others: int, runs: int) -> list[float]:
     """Seconds per 1,000-key claim on the database at *url*, one figure per run."""
     keys = [key(n, f"u{n % 200}@lfx-cal") for n in range(1000)]
     with Store(url) as store:
-        store.ensure([(key(n, f"u{n % 200}@lfx-cal"), T0) for n in range(1000, 1000 + others)])
-        store.ensure([(key(n, f"x{n}@lfx-cal"), T0) for n in range(others)])
-        store.ensure([(k, T0) for k in keys])
+        store.ensure([(key(n, f"u{n % 200}@lfx-cal"), T0) for n in range(1000, 1000 + others)], T0)
+        store.ensure([(key(n, f"x{n}@lfx-cal"), T0) for n in range(others)], T0)
+        store.ensure([(k, T0) for k in keys], T0)
         figures = []
         for _ in range(runs):
             started = time.perf_counter()
             claimed = store.claim(keys, "bench", T0, LEASE)
             figures.append(time.perf_counter() - started)
             assert len(claimed) == len(keys), len(claimed)
-            store.release()
+            store.release(at=T0)
     return figures
 
 

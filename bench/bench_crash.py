@@ -126,7 +126,7 @@ def kill_loop(args: argparse.Namespace, config: Path, mailbox: Mailbox, store: S
             outcome.during += 1
         print(
             f"kill {outcome.kills:2d}: {outcome.per_life[-1]:4d} delivered in this run, "
-            f"ledger {dict(sorted(store.counts().items()))}",
+            f"ledger { {str(k): v for k, v in sorted(store.counts().items())} }",
             flush=True,
         )
     started = time.monotonic()

@@ -23,6 +23,7 @@ from lfx_cal.errors import CliError
 from lfx_cal.reading import say
 from scheduler.config import Config, Service, load_config
 from scheduler.errors import ConfigError
+from scheduler.ledger_base import Kind, Status
 from scheduler.plan import Job, fan_out, jobs_for, skipped_leads
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ def _plan_lines(config: Config, events: Iterable[Event], now: dt.datetime) -> li
         keys = fan_out(job, by_uid[job.uid], config.subscriptions)
         counts = Counter(k.subscription for k in keys)
         who = ", ".join(f"{name}({count})" for name, count in counts.items())
-        lead = "" if job.kind != "reminder" else f" {format_duration(job.lead)} before"
+        lead = "" if job.kind != Kind.REMINDER else f" {format_duration(job.lead)} before"
         lines.append(
             f"{listing_time(job.due)}  {job.kind}{lead}  {by_uid[job.uid].title}  -> {who}"
         )
@@ -184,13 +185,13 @@ def reminders(path: str, limit: int) -> int:
 
             say(f"ledger (): no database yet at {shown_database(config.service.database)}")
             return 0
-        failed = store.deliveries(statuses={"failed"}, limit=limit)
-        rows = failed + [d for d in store.deliveries(limit=limit) if d.status != "failed"]
+        failed = store.deliveries(statuses={Status.FAILED}, limit=limit)
+        rows = failed + [d for d in store.deliveries(limit=limit) if d.status != Status.FAILED]
         say(f"ledger ({', '.join(f'{k} {v}' for k, v in sorted(store.counts().items()))}):")
         for row in rows[:limit]:
             key = row.key
             lead = ""
-            if key.kind == "reminder":
+            if key.kind == Kind.REMINDER:
                 lead = f" {format_duration(dt.timedelta(seconds=key.lead_s))}"
             late = " (late)" if row.late else ""
             tail = f": {row.error}" if row.error else ""

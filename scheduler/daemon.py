@@ -49,8 +49,9 @@ from notifiers.workers import Workers
 from scheduler.changes import Diff
 from scheduler.config import Config, Source
 from scheduler.delivery import Courier
+from scheduler.ledger_base import Kind, Move
 from scheduler.metrics import Metrics
-from scheduler.plan import OPENING, REMINDER, TODAY, Job, change_keys, jobs_for, what
+from scheduler.plan import Job, change_keys, jobs_for, what
 from scheduler.poll import PollResult, describe, poll
 from scheduler.schema import stamp
 from scheduler.snapshot import Snapshot, build_snapshot
@@ -127,6 +128,7 @@ class Daemon:
         metrics: Metrics | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         feed_url: str | None = None,
+        owner: str | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -134,11 +136,21 @@ class Daemon:
         self.clock = clock
         self.zone = get_zone(config.service.timezone)
         self.rules = config.service.rules
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{utcnow():%H%M%S}"
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{utcnow():%H%M%S}"
+        """The name this daemon claims deliveries under (host, process and start by default)."""
         self.timelines: dict[str, Timeline] = {}
         self.events: dict[str, Event] = {}
         self.snapshot: Snapshot = build_snapshot((), {}, config.service.timezone)
-        self.courier = Courier(self, notifiers, feed_url=feed_url)
+        self.courier = Courier(
+            store,
+            notifiers,
+            subscriptions=config.subscriptions,
+            service=config.service,
+            clock=clock,
+            owner=self.owner,
+            metrics=self.metrics,
+            feed_url=feed_url,
+        )
         self.scheduler = AsyncIOScheduler(
             timezone=dt.UTC,
             job_defaults={
@@ -164,10 +176,7 @@ class Daemon:
         instead of being awaited (``serve`` opens its listener first).
         """
         await asyncio.to_thread(self.store.hold, self.owner)  # alive before claiming anything
-        if self.store.is_sqlite:  # one process per file: open claims are a crashed run's
-            released = await asyncio.to_thread(self.store.release)
-        else:  # only the claims of daemons whose presence lock is gone
-            released = await asyncio.to_thread(self.store.release_orphans, self.owner)
+        released = await asyncio.to_thread(self.store.recover, self.owner, self.clock())
         if released:
             log.warning("released %d deliveries claimed by a previous run", released)
         for source in self.config.sources:
@@ -208,7 +217,7 @@ class Daemon:
         In-flight work gets *timeout* seconds; whatever is still waiting on a far
         end then is cancelled (its thread is a daemon thread and is abandoned).
         """
-        self.courier.stopping = True
+        self.courier.stop()
         if self.scheduler.running:
             self.scheduler.pause()  # no new jobs; shutdown would cancel the running ones
         if self._tasks:
@@ -219,7 +228,8 @@ class Daemon:
         self._probe.shutdown(wait=False, cancel_futures=True)
         try:
             released = await asyncio.wait_for(
-                asyncio.to_thread(self.store.release, self.owner), timeout=timeout / 2
+                asyncio.to_thread(self.store.release, self.owner, at=self.clock()),
+                timeout=timeout / 2,
             )
         except (TimeoutError, Exception) as error:  # leases expire anyway
             log.warning("could not release claims on stop: %s", describe(error))
@@ -239,7 +249,9 @@ class Daemon:
     def jobs(self) -> list[str]:
         """Ids of the scheduled reminder jobs (poll and sweep jobs excluded)."""
         return [
-            j.id for j in self.scheduler.get_jobs() if j.id.startswith((REMINDER, OPENING, TODAY))
+            j.id
+            for j in self.scheduler.get_jobs()
+            if j.id.startswith((Kind.REMINDER, Kind.OPENING, Kind.TODAY))
         ]
 
     # -- jobs -------------------------------------------------------------------------
@@ -354,7 +366,7 @@ class Daemon:
         """
         subscriptions, changes, now = self.config.subscriptions, result.diff, self.clock()
         for _, new in changes.moved:
-            keep = stamp(reminder_instant(new, self.rules))
+            keep = reminder_instant(new, self.rules)
             await asyncio.to_thread(self.store.cancel, new.uid, keep, now)
         for event in changes.removed:
             await asyncio.to_thread(self.store.cancel, event.uid, None, now)
@@ -392,6 +404,7 @@ class Daemon:
             [self.timelines[s.name] for s in self.config.sources if s.name in self.timelines]
         )
         self.events = {e.uid: e for t in timelines for e in t.events}
+        self.courier.know(self.events)
         revisions = await asyncio.to_thread(self.store.revisions)
         snapshot = await asyncio.to_thread(  # serializes every timeline: not on the loop
             build_snapshot,
@@ -421,7 +434,7 @@ class Daemon:
         upgrade is not sent again (see :func:`scheduler.ledger.carry_over`).
         """
         moves = [
-            (job.kind, job.uid, int(job.lead.total_seconds()), stamp(job.instant), stamp(old))
+            Move(job.kind, job.uid, job.lead, job.instant, old)
             for job in self.plan()
             if (old := job.legacy) is not None
         ]

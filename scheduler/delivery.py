@@ -14,7 +14,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
 from urllib.parse import urlencode
 
 from feeds.categories import ROLES
@@ -29,26 +28,11 @@ from notifiers import (
     build_message,
     changed_from,
 )
-from scheduler.config import Config
+from scheduler.config import Service, Subscription
+from scheduler.ledger_base import ChangeKey, Ledger
 from scheduler.metrics import Metrics
-from scheduler.plan import CHANGED, OPENING, REMINDER, TODAY, Job, Key, fan_out
-from scheduler.schema import parse_stamp, stamp
-from scheduler.store import Store
-
-
-class Daemon(Protocol):
-    """What a Courier reads from the daemon that owns it (:class:`scheduler.daemon.Daemon`).
-
-    Declared here so this module never imports the daemon: calls go one way.
-    """
-
-    config: Config
-    store: Store
-    metrics: Metrics
-    owner: str
-    events: dict[str, Event]
-    clock: Callable[[], dt.datetime]
-
+from scheduler.plan import Job, Key, fan_out
+from scheduler.schema import stamp
 
 log = logging.getLogger("lfx_cal.delivery")
 _Work = tuple[Key, Message, dt.datetime, int]
@@ -95,16 +79,58 @@ def backoff(attempts: int, retry_after: float | None = None) -> dt.timedelta:
 
 
 class Courier:
-    """Sends the deliveries of one daemon through its notifiers."""
+    """Sends the deliveries of one daemon through its notifiers.
+
+    Everything it works with is handed to it: the *ledger*, the *notifiers* by
+    name, the *subscriptions* and the *service* settings (zone, meaning rules,
+    misfire grace), the *clock*, the *owner* name it claims under and the
+    *metrics* it counts in. The daemon tells it the current events with
+    :meth:`know` and to stop with :meth:`stop`; it never calls the daemon.
+    """
 
     def __init__(
-        self, daemon: Daemon, notifiers: Mapping[str, Notifier], *, feed_url: str | None
+        self,
+        ledger: Ledger,
+        notifiers: Mapping[str, Notifier],
+        *,
+        subscriptions: Sequence[Subscription],
+        service: Service,
+        clock: Callable[[], dt.datetime],
+        owner: str,
+        metrics: Metrics,
+        feed_url: str | None,
     ) -> None:
-        self.daemon = daemon
+        self.ledger = ledger
         self.notifiers = notifiers
+        self.subscriptions = tuple(subscriptions)
+        self._by_name = {s.name: s for s in self.subscriptions}
+        self.service = service
+        self.clock = clock
+        self.owner = owner
+        self.metrics = metrics
         self.feed_url = feed_url
-        self.stopping = False
+        self.events: Mapping[str, Event] = {}
         self.removed: dict[str, Event] = {}
+        self._stopping = False
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called: nothing new is claimed or sent."""
+        return self._stopping
+
+    def stop(self) -> None:
+        """Claim and send nothing more; what is claimed and unsent is released by the owner."""
+        self._stopping = True
+
+    def know(self, events: Mapping[str, Event]) -> None:
+        """The events now in the timelines, by uid (what jobs and ledger keys name)."""
+        self.events = events
+
+    def _subscription(self, name: str) -> Subscription:
+        found = self._by_name.get(name)
+        if found is None:  # a ledger row of a subscription no longer configured
+            raise LookupError(f"no subscription {name!r}")
+        return found
 
     # -- entry points -----------------------------------------------------------------
     async def fire(self, job: Job) -> None:
@@ -112,14 +138,13 @@ class Courier:
 
         Each subscription gets its own message (its link is its own feed).
         """
-        event = self.daemon.events.get(job.uid)
+        event = self.events.get(job.uid)
         if event is None:
             return
-        keys = fan_out(job, event, self.daemon.config.subscriptions)
-        kind = {REMINDER: Kind.REMINDER, TODAY: Kind.TODAY}.get(job.kind, Kind.OPENING)
+        keys = fan_out(job, event, self.subscriptions)
 
         def message(name: str) -> Message:
-            return self._message(event, kind, lead=job.lead, subscription=name)
+            return self._message(event, job.kind, lead=job.lead, subscription=name)
 
         await self._deliver(keys, message, job.due)
 
@@ -133,23 +158,23 @@ class Courier:
             return
         change = None
         if old is not None and not removed:
-            change = changed_from(old, event, zone=self.daemon.config.service.timezone)
-        what = keys[0].instant
+            change = changed_from(old, event, zone=self.service.timezone)
+        what = keys[0].change
 
         def message(name: str) -> Message:
             return self._change_message(event, what, change, subscription=name)
 
-        await self._deliver(keys, message, self.daemon.clock())
+        await self._deliver(keys, message, self.clock())
 
     async def sweep(self) -> None:
         """Deliver what is due and unclaimed: retries, and keys a dead process left."""
-        store, owner = self.daemon.store, self.daemon.owner
-        orphans = await asyncio.to_thread(store.release_orphans, owner)
+        ledger, owner = self.ledger, self.owner
+        orphans = await asyncio.to_thread(ledger.release_orphans, owner, self.clock())
         if orphans:
             log.warning("released %d deliveries claimed by a daemon that is gone", orphans)
         while not self.stopping:
-            claimed_at = self.daemon.clock()
-            rows = await asyncio.to_thread(store.claim_due, owner, claimed_at, LEASE, CHUNK)
+            claimed_at = self.clock()
+            rows = await asyncio.to_thread(ledger.claim_due, owner, claimed_at, LEASE, CHUNK)
             if rows and not await self._present():
                 return
             work: list[_Work] = []
@@ -158,7 +183,7 @@ class Courier:
                 if message is None:
                     await self._mark_failed(row.key, "the event is no longer in any timeline", None)
                     continue
-                work.append((row.key, message, parse_stamp(row.due), row.attempts))
+                work.append((row.key, message, row.due_at, row.attempts))
             await self._send_all(work, claimed_at)
             if self.stopping or self._lease_spent(claimed_at):
                 return  # unsent claims are released on stop, or expire and come back
@@ -172,25 +197,25 @@ class Courier:
         (and taken) what this one claimed: the chunk is abandoned, and its
         remaining claims come back when their lease expires.
         """
-        if await asyncio.to_thread(self.daemon.store.hold, self.daemon.owner):
+        if await asyncio.to_thread(self.ledger.hold, self.owner):
             return True
         log.warning("lost the database session that marks this daemon alive; chunk abandoned")
         return False
 
     def _lease_spent(self, claimed_at: dt.datetime) -> bool:
         """True once half the lease is gone: stop before another daemon may take the keys."""
-        return self.daemon.clock() - claimed_at > LEASE / 2
+        return self.clock() - claimed_at > LEASE / 2
 
     # -- messages ---------------------------------------------------------------------
     def _feed(self, subscription: str) -> str | None:
         if self.feed_url is None:
             return None
-        return feed_for(self.feed_url, self.daemon.config.subscription(subscription).categories)
+        return feed_for(self.feed_url, self._subscription(subscription).categories)
 
     def _message(
         self, event: Event, kind: Kind, *, subscription: str, lead: dt.timedelta | None = None
     ) -> Message:
-        service = self.daemon.config.service
+        service = self.service
         return build_message(
             event,
             kind,
@@ -201,12 +226,11 @@ class Courier:
         )
 
     def _change_message(
-        self, event: Event, what: str, change: Change | None, *, subscription: str
+        self, event: Event, what: ChangeKey, change: Change | None, *, subscription: str
     ) -> Message:
         if change is None:
-            old, _, new = what.partition("|")
-            change = Change("dates", old, "removed" if new == "-" else new)
-        service = self.daemon.config.service
+            change = Change("dates", what.old or "-", what.new or "removed")
+        service = self.service
         return build_message(
             event,
             Kind.CHANGED,
@@ -217,16 +241,14 @@ class Courier:
         )
 
     def _for_key(self, key: Key) -> Message | None:
-        event = self.daemon.events.get(key.uid) or self.removed.get(key.uid)
+        event = self.events.get(key.uid) or self.removed.get(key.uid)
         if event is None:
             return None
         name = key.subscription
-        if key.kind == CHANGED:
-            return self._change_message(event, key.instant, None, subscription=name)
-        if key.kind == OPENING:
-            return self._message(event, Kind.OPENING, subscription=name)
-        if key.kind == TODAY:
-            return self._message(event, Kind.TODAY, subscription=name)
+        if key.kind == Kind.CHANGED:
+            return self._change_message(event, key.change, None, subscription=name)
+        if key.kind in (Kind.OPENING, Kind.TODAY):
+            return self._message(event, key.kind, subscription=name)
         lead = dt.timedelta(seconds=key.lead_s)
         return self._message(event, Kind.REMINDER, lead=lead, subscription=name)
 
@@ -240,7 +262,7 @@ class Courier:
         the keys of all subscriptions still go out together, one sequence per
         notifier (see :meth:`_send_all`).
         """
-        store, owner = self.daemon.store, self.daemon.owner
+        ledger, owner = self.ledger, self.owner
         messages: dict[str, Message] = {}
 
         def message(key: Key) -> Message:
@@ -253,9 +275,10 @@ class Courier:
                 return
             chunk = keys[start : start + CHUNK]
             # Rows are written chunk by chunk: a 10,000-target fan-out never holds them all.
-            await asyncio.to_thread(store.ensure, [(key, due) for key in chunk])
-            claimed_at = self.daemon.clock()
-            claimed = await asyncio.to_thread(store.claim, chunk, owner, claimed_at, LEASE)
+            rows = [(key, due) for key in chunk]
+            await asyncio.to_thread(ledger.ensure, rows, self.clock())
+            claimed_at = self.clock()
+            claimed = await asyncio.to_thread(ledger.claim, chunk, owner, claimed_at, LEASE)
             if claimed and not await self._present():
                 return
             await self._send_all([(key, message(key), due, 1) for key in claimed], claimed_at)
@@ -272,7 +295,7 @@ class Courier:
         """
         groups: dict[str, list[_Work]] = {}
         for item in work:
-            name = self.daemon.config.subscription(item[0].subscription).notifier
+            name = self._subscription(item[0].subscription).notifier
             groups.setdefault(name, []).append(item)
         await asyncio.gather(*(self._send_group(g, claimed_at) for g in groups.values()))
 
@@ -282,7 +305,7 @@ class Courier:
             if self.stopping or self._lease_spent(claimed_at):
                 return  # released on stop, or the lease expires and the sweep retries
             if failing is not None:
-                retry = self.daemon.clock() + backoff(attempts) if attempts < MAX_ATTEMPTS else None
+                retry = self.clock() + backoff(attempts) if attempts < MAX_ATTEMPTS else None
                 await self._mark_failed(key, f"not tried: {failing}", retry)
                 continue
             started = time.monotonic()
@@ -294,21 +317,21 @@ class Courier:
         self, key: Key, message: Message, due: dt.datetime, attempts: int
     ) -> str | None:
         """Send one key and record the outcome; returns the error of a transient failure."""
-        store, metrics = self.daemon.store, self.daemon.metrics
-        now = self.daemon.clock()
+        ledger, metrics = self.ledger, self.metrics
+        now = self.clock()
         reason = self._too_late(key, due, now)
         if reason:
-            await asyncio.to_thread(store.mark_skipped, [key], now, reason)
+            await asyncio.to_thread(ledger.mark_skipped, [key], now, reason)
             metrics.reminders.labels("skipped").inc()
             log.warning("skipped %s -> %s: %s", key.uid, key.target, reason)
             return None
-        notifier = self.notifiers[self.daemon.config.subscription(key.subscription).notifier]
+        notifier = self.notifiers[self._subscription(key.subscription).notifier]
         try:
             receipt = await notifier.asend(message, key.target, key="/".join(map(str, key)))
         except TransientError as error:
             retry = None
             if attempts < MAX_ATTEMPTS:
-                retry = self.daemon.clock() + backoff(attempts, error.retry_after)
+                retry = self.clock() + backoff(attempts, error.retry_after)
             await self._mark_failed(key, f"{type(error).__name__}: {error}", retry)
             return str(error)
         except DeliveryError as error:
@@ -316,14 +339,14 @@ class Courier:
             return None
         except Exception as error:  # a backend bug must not stop the fan-out
             log.exception("delivery %s -> %s: unexpected error", key.uid, key.target)
-            retry = self.daemon.clock() + backoff(attempts) if attempts < MAX_ATTEMPTS else None
+            retry = self.clock() + backoff(attempts) if attempts < MAX_ATTEMPTS else None
             await self._mark_failed(key, f"{type(error).__name__}: {error}"[:500], retry)
             return str(error)
-        late = self.daemon.clock() - due > LATE_AFTER and key.kind != CHANGED
+        late = self.clock() - due > LATE_AFTER and key.kind != Kind.CHANGED
         await asyncio.to_thread(
-            store.mark_sent,
+            ledger.mark_sent,
             key,
-            self.daemon.clock(),
+            self.clock(),
             late=late,
             receipt=receipt.id or receipt.detail,
         )
@@ -331,17 +354,17 @@ class Courier:
         return None
 
     def _too_late(self, key: Key, due: dt.datetime, now: dt.datetime) -> str | None:
-        if key.kind == CHANGED:
+        if key.kind == Kind.CHANGED:
             return None
-        if key.kind == REMINDER and now >= parse_stamp(key.instant):
+        if key.kind == Kind.REMINDER and now >= key.at:
             return f"the deadline {key.instant} passed before the reminder could be sent"
-        grace = self.daemon.config.service.misfire_grace
+        grace = self.service.misfire_grace
         if now - due > grace:
             return f"due {stamp(due)}, missed by {now - due} (more than misfire_grace {grace})"
         return None
 
     async def _mark_failed(self, key: Key, error: str, retry: dt.datetime | None) -> None:
-        now = self.daemon.clock()
-        await asyncio.to_thread(self.daemon.store.mark_failed, key, now, error, retry_at=retry)
-        self.daemon.metrics.reminders.labels("retried" if retry else "failed").inc()
+        now = self.clock()
+        await asyncio.to_thread(self.ledger.mark_failed, key, now, error, retry_at=retry)
+        self.metrics.reminders.labels("retried" if retry else "failed").inc()
         log.warning("delivery %s -> %s failed: %s", key.uid, key.target, error)

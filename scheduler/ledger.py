@@ -1,4 +1,7 @@
-"""The delivery ledger: statements on the ``deliveries`` table, each given a connection.
+"""The SQL delivery ledger: statements on the ``deliveries`` table, each given a connection.
+
+This is where the typed values of :mod:`scheduler.ledger_base` (kinds,
+statuses, datetimes, change keys) become the stored text and back.
 
 :class:`~scheduler.store.Store` wraps every function here in one short
 transaction. A claim is one ``WITH picked AS MATERIALIZED (SELECT id ... FOR UPDATE
@@ -14,16 +17,9 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from scheduler.schema import (
-    KEY_COLUMNS,
-    Delivery,
-    DeliveryKey,
-    deliveries,
-    delivery_of,
-    stamp,
-)
+from scheduler.ledger_base import LIVE, Delivery, DeliveryKey, Kind, Move, Status
+from scheduler.schema import KEY_COLUMNS, deliveries, delivery_of, key_of, stamp, upsert
 
 CHUNK = 2000
 """Most bound values in one ``IN`` list (well under SQLite's and PostgreSQL's limits)."""
@@ -46,10 +42,10 @@ _STATUS: ColumnElement[str] = _D.status.concat("")
 def _claimable(now: str, *, indexed: bool = False) -> ColumnElement[bool]:
     status = _D.status if indexed else _STATUS
     return and_(
-        status.in_(("pending", "claimed")),
+        status.in_(LIVE),
         or_(
-            and_(status == "pending", or_(_D.retry_at.is_(None), _D.retry_at <= now)),
-            and_(status == "claimed", _D.lease_until < now),
+            and_(status == Status.PENDING, or_(_D.retry_at.is_(None), _D.retry_at <= now)),
+            and_(status == Status.CLAIMED, _D.lease_until < now),
         ),
     )
 
@@ -58,7 +54,9 @@ def _match(key: DeliveryKey) -> ColumnElement[bool]:
     return and_(*(column == value for column, value in zip(_KEY_COLS, key, strict=True)))
 
 
-def ids_of(conn: Connection, keys: Sequence[DeliveryKey], statuses: Collection[str]) -> list[int]:
+def ids_of(
+    conn: Connection, keys: Sequence[DeliveryKey], statuses: Collection[Status]
+) -> list[int]:
     """Row ids of *keys* whose status is in *statuses*.
 
     Keys are grouped by everything but the target, so each query is a range scan
@@ -76,24 +74,25 @@ def ids_of(conn: Connection, keys: Sequence[DeliveryKey], statuses: Collection[s
     return found
 
 
-def ensure(conn: Connection, rows: Sequence[tuple[DeliveryKey, dt.datetime]]) -> None:
-    """Insert each ``(key, due)`` as a pending row unless the key is already there."""
+def ensure(
+    conn: Connection, rows: Sequence[tuple[DeliveryKey, dt.datetime]], at: dt.datetime
+) -> None:
+    """Insert each ``(key, due)`` as a pending row (written at *at*) unless the key is there."""
+    now = stamp(at)
     if not rows:
         return
-    now = stamp(dt.datetime.now(dt.UTC))
     values = [
         {
             **key._asdict(),
             "due": stamp(due),
-            "status": "pending",
+            "status": Status.PENDING,
             "attempts": 0,
             "late": False,
             "updated_at": now,
         }
         for key, due in rows
     ]
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(insert(deliveries).on_conflict_do_nothing(), values)
+    conn.execute(upsert(deliveries, conn.dialect.name).on_conflict_do_nothing(), values)
 
 
 def _claim_where(
@@ -121,7 +120,7 @@ def _claim_where(
         update(deliveries)
         .where(_D.id.in_(select(picked.c.id)), _claimable(now))
         .values(
-            status="claimed",
+            status=Status.CLAIMED,
             owner=owner,
             lease_until=until,
             attempts=_D.attempts + 1,
@@ -137,11 +136,11 @@ def claim(
 ) -> list[DeliveryKey]:
     """Claim the claimable rows among *keys* for *owner*; return the keys claimed, in order."""
     at, until = stamp(now), stamp(now + lease)
-    ids = ids_of(conn, keys, ("pending", "claimed"))
+    ids = ids_of(conn, keys, LIVE)
     got: set[DeliveryKey] = set()
     for chunk in _chunks(ids):
         rows = _claim_where(conn, _D.id.in_(chunk), owner, at, until, None, _KEY_COLS)
-        got.update(DeliveryKey._make(row) for row in rows)
+        got.update(key_of(row) for row in rows)
     return [key for key in dict.fromkeys(keys) if key in got]
 
 
@@ -169,7 +168,7 @@ def mark_sent(
         update(deliveries)
         .where(_match(key))
         .values(
-            status="sent",
+            status=Status.SENT,
             sent_at=stamp(at),
             late=late,
             receipt=receipt,
@@ -185,7 +184,7 @@ def mark_failed(
     conn: Connection, key: DeliveryKey, at: dt.datetime, error: str, *, retry_at: dt.datetime | None
 ) -> None:
     """Record a failed attempt: back to pending until *retry_at*, or failed for good."""
-    status = "failed" if retry_at is None else "pending"
+    status = Status.FAILED if retry_at is None else Status.PENDING
     retry = None if retry_at is None else stamp(retry_at)
     conn.execute(
         update(deliveries)
@@ -205,48 +204,52 @@ def mark_skipped(
     conn: Connection, keys: Sequence[DeliveryKey], at: dt.datetime, reason: str
 ) -> None:
     """Mark the rows of *keys* that are still pending or claimed as skipped, for *reason*."""
-    live = ("pending", "claimed")
-    for chunk in _chunks(ids_of(conn, keys, live)):
+    for chunk in _chunks(ids_of(conn, keys, LIVE)):
         conn.execute(
             update(deliveries)
-            .where(_D.id.in_(chunk), _STATUS.in_(live))
+            .where(_D.id.in_(chunk), _STATUS.in_(LIVE))
             .values(
-                status="skipped", error=reason, owner=None, lease_until=None, updated_at=stamp(at)
+                status=Status.SKIPPED,
+                error=reason,
+                owner=None,
+                lease_until=None,
+                updated_at=stamp(at),
             )
         )
 
 
-def cancel(conn: Connection, uid: str, keep_instant: str | None, at: dt.datetime) -> int:
-    """Cancel pending rows of *uid* not about *keep_instant*; return how many.
+def cancel(conn: Connection, uid: str, keep: dt.datetime | None, at: dt.datetime) -> int:
+    """Cancel pending rows of *uid* not about the deadline *keep*; return how many.
 
-    With *keep_instant* None every pending row of the uid goes. Otherwise only
+    With *keep* None every pending row of the uid goes. Otherwise only
     reminders for another deadline go: openings (keyed by the start) and
     ``changed`` alerts (keyed by ``old|new``) stay.
     """
-    where = and_(_D.uid == uid, _STATUS == "pending")
-    if keep_instant is not None:
-        where = and_(where, _D.kind == "reminder", _D.instant != keep_instant)
+    now = stamp(at)
+    where = and_(_D.uid == uid, _STATUS == Status.PENDING)
+    if keep is not None:
+        where = and_(where, _D.kind == Kind.REMINDER, _D.instant != stamp(keep))
     result = conn.execute(
-        update(deliveries).where(where).values(status="cancelled", updated_at=stamp(at))
+        update(deliveries).where(where).values(status=Status.CANCELLED, updated_at=now)
     )
     return int(result.rowcount)
 
 
-def release(conn: Connection, owner: str | None) -> int:
-    """Put claimed rows (of *owner*, or everyone's) back to pending; return how many."""
-    where = _D.status == "claimed"
+def release(conn: Connection, owner: str | None, at: dt.datetime) -> int:
+    """Put claimed rows (of *owner*, or everyone's) back to pending at *at*; return how many."""
+    now = stamp(at)
+    where = _D.status == Status.CLAIMED
     if owner is not None:
         where = and_(where, _D.owner == owner)
-    now = stamp(dt.datetime.now(dt.UTC))
     result = conn.execute(
         update(deliveries)
         .where(where)
-        .values(status="pending", owner=None, lease_until=None, updated_at=now)
+        .values(status=Status.PENDING, owner=None, lease_until=None, updated_at=now)
     )
     return int(result.rowcount)
 
 
-def listing(conn: Connection, statuses: Collection[str] | None, limit: int) -> list[Delivery]:
+def listing(conn: Connection, statuses: Collection[Status] | None, limit: int) -> list[Delivery]:
     """Ledger rows, newest due first, optionally only some statuses."""
     query = select(deliveries).order_by(_D.due.desc(), _D.id.desc()).limit(limit)
     if statuses is not None:
@@ -254,21 +257,21 @@ def listing(conn: Connection, statuses: Collection[str] | None, limit: int) -> l
     return [delivery_of(row) for row in conn.execute(query)]
 
 
-def counts(conn: Connection) -> dict[str, int]:
+def counts(conn: Connection) -> dict[Status, int]:
     """Number of ledger rows per status."""
     query = select(_D.status, func.count()).group_by(_D.status)
-    return {status: int(number) for status, number in conn.execute(query)}
+    return {Status(status): int(number) for status, number in conn.execute(query)}
 
 
 def carry_over(
     conn: Connection,
-    moves: Sequence[tuple[str, str, int, str, str]],
+    moves: Sequence[Move],
     since: str,
     at: dt.datetime,
 ) -> tuple[int, int]:
     """Re-key reminders an earlier model keyed by another instant; no double sends.
 
-    Each move is ``(kind, uid, lead_s, new instant, legacy instant)``: a row of
+    Each :class:`~scheduler.ledger_base.Move` names a reminder: a row of
     the same kind, uid and lead keyed by the legacy instant and last touched
     before *since* (when this model first ran on the store) names the same
     deadline. Rows touched later are this model's own (a legacy instant can
@@ -279,7 +282,9 @@ def carry_over(
     """
     now = stamp(at)
     cancelled = carried = 0
-    for kind, uid, lead_s, new, legacy in moves:
+    for move in moves:
+        kind, uid, lead_s = move.kind, move.uid, int(move.lead.total_seconds())
+        new, legacy = stamp(move.instant), stamp(move.legacy)
         same = and_(
             _D.kind == kind,
             _D.uid == uid,
@@ -289,9 +294,9 @@ def carry_over(
         )
         result = conn.execute(
             update(deliveries)
-            .where(same, _STATUS == "pending")
+            .where(same, _STATUS == Status.PENDING)
             .values(
-                status="cancelled",
+                status=Status.CANCELLED,
                 error=f"re-planned: the same deadline is now keyed {new}",
                 updated_at=now,
             )
@@ -299,7 +304,7 @@ def carry_over(
         cancelled += int(result.rowcount)
         done = conn.execute(
             select(_D.subscription, _D.target, _D.instant, _D.due).where(
-                same, _STATUS.in_(("sent", "claimed"))
+                same, _STATUS.in_((Status.SENT, Status.CLAIMED))
             )
         ).all()
         if not done:
@@ -313,7 +318,7 @@ def carry_over(
                 "instant": new,
                 "target": row.target,
                 "due": row.due,
-                "status": "skipped",
+                "status": Status.SKIPPED,
                 "attempts": 0,
                 "late": False,
                 "error": f"already sent for this deadline, keyed {row.instant} before an upgrade",
@@ -321,7 +326,7 @@ def carry_over(
             }
             for row in done
         ]
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        result = conn.execute(insert(deliveries).on_conflict_do_nothing(), values)
+        insert = upsert(deliveries, conn.dialect.name).on_conflict_do_nothing()
+        result = conn.execute(insert, values)
         carried += len(values)
     return cancelled, carried

@@ -34,18 +34,20 @@ from feeds.meaning import (
 from feeds.model import Event
 from scheduler.changes import when
 from scheduler.config import Subscription
-from scheduler.schema import DeliveryKey, stamp
+from scheduler.ledger_base import ChangeKey, DeliveryKey, Kind
+from scheduler.schema import stamp
 
-REMINDER = "reminder"
-OPENING = "opening"
-TODAY = "today"
-CHANGED = "changed"
+# The message kinds are :class:`notifiers.Kind`; these names are kept for callers.
+REMINDER = Kind.REMINDER
+OPENING = Kind.OPENING
+TODAY = Kind.TODAY
+CHANGED = Kind.CHANGED
 
 
 class Job(NamedTuple):
     """One scheduled moment: remind about ``uid``'s deadline ``lead`` before it."""
 
-    kind: str
+    kind: Kind
     uid: str
     lead: dt.timedelta
     instant: dt.datetime
@@ -97,14 +99,14 @@ def jobs_for(
                 for lead in sorted({lead for s in matching for lead in s.leads}, reverse=True):
                     due, _ = reminder_due(event, lead, rules)
                     if due is not None:  # a missed one is still planned: the ledger records it
-                        planned.append(Job(REMINDER, event.uid, lead, instant, due, legacy))
+                        planned.append(Job(Kind.REMINDER, event.uid, lead, instant, due, legacy))
             notice = notice_due(event, rules)
             if notice is not None and notice > after:
-                planned.append(Job(TODAY, event.uid, dt.timedelta(0), instant, notice))
+                planned.append(Job(Kind.TODAY, event.uid, dt.timedelta(0), instant, notice))
             opens, opening = opens_at(event, rules), opening_due(event, rules)
             wanted = any(s.openings for s in matching)
             if opens is not None and opening is not None and wanted and opening > after:
-                planned.append(Job(OPENING, event.uid, dt.timedelta(0), opens, opening))
+                planned.append(Job(Kind.OPENING, event.uid, dt.timedelta(0), opens, opening))
         except OverflowError:
             continue
         jobs.extend(planned)
@@ -131,34 +133,32 @@ def skipped_leads(
 
 def fan_out(job: Job, event: Event, subscriptions: Sequence[Subscription]) -> list[Key]:
     """The ledger keys of *job*: one per target of each subscription that wants it."""
-    lead_s = int(job.lead.total_seconds())
-    instant = stamp(job.instant)
     keys: list[Key] = []
     for subscription in subscriptions:
         if not wants(subscription, event):
             continue
-        if job.kind == REMINDER and job.lead not in subscription.leads:
+        if job.kind == Kind.REMINDER and job.lead not in subscription.leads:
             continue
-        if job.kind == OPENING and not subscription.openings:
+        if job.kind == Kind.OPENING and not subscription.openings:
             continue
-        if job.kind == TODAY and not (subscription.leads or subscription.openings):
+        if job.kind == Kind.TODAY and not (subscription.leads or subscription.openings):
             continue
         keys.extend(
-            Key(subscription.name, job.kind, job.uid, lead_s, instant, target)
+            Key.of(subscription.name, job.kind, job.uid, job.lead, job.instant, target)
             for target in subscription.targets
         )
     return keys
 
 
-def what(old: Event | None, new: Event | None) -> str:
-    """The ledger's identity of a change alert: ``old dates|new dates`` (``-`` for none)."""
-    return f"{when(old) if old else '-'}|{when(new) if new else '-'}"
+def what(old: Event | None, new: Event | None) -> ChangeKey:
+    """The ledger's identity of a change alert: the old and the new dates (None for none)."""
+    return ChangeKey(when(old) if old else None, when(new) if new else None)
 
 
-def change_keys(event: Event, what: str, subscriptions: Sequence[Subscription]) -> list[Key]:
+def change_keys(event: Event, what: ChangeKey, subscriptions: Sequence[Subscription]) -> list[Key]:
     """Ledger keys for a change alert about *event* (*what* identifies the change)."""
     return [
-        Key(s.name, CHANGED, event.uid, 0, what, target)
+        Key.of(s.name, Kind.CHANGED, event.uid, dt.timedelta(0), what, target)
         for s in subscriptions
         if s.changes and wants(s, event)
         for target in s.targets

@@ -15,6 +15,7 @@ it finds when it starts.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import threading
 
@@ -22,6 +23,7 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from scheduler import ledger
+from scheduler.ledger_base import Status
 from scheduler.schema import deliveries
 
 _D = deliveries.c
@@ -76,12 +78,12 @@ class Presence:
                 self._conn = None
 
 
-def release_orphans(conn: Connection, owner: str) -> int:
+def release_orphans(conn: Connection, owner: str, at: dt.datetime) -> int:
     """Put back the claims of owners other than *owner* whose lock is free; return how many."""
-    others = select(_D.owner).where(_D.status == "claimed", _D.owner != owner).distinct()
+    others = select(_D.owner).where(_D.status == Status.CLAIMED, _D.owner != owner).distinct()
     released = 0
     for (other,) in conn.execute(others).all():
         free = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": owner_key(other)})
         if free.scalar():
-            released += ledger.release(conn, other)
+            released += ledger.release(conn, other, at)
     return released

@@ -30,6 +30,9 @@ from sqlalchemy.pool import NullPool, StaticPool
 
 from feeds.formats import INSTANT, instant_text, parse_instant
 from scheduler.errors import ConfigError
+from scheduler.ledger_base import Delivery as Delivery
+from scheduler.ledger_base import DeliveryKey as DeliveryKey
+from scheduler.ledger_base import Kind, Status
 
 STAMP = INSTANT
 
@@ -132,35 +135,8 @@ probes = Table(
 KEY_COLUMNS = ("subscription", "kind", "uid", "lead_s", "instant", "target")
 """The columns of a :class:`DeliveryKey`, in order."""
 
-STATUSES = ("pending", "claimed", "sent", "failed", "skipped", "cancelled")
+STATUSES = tuple(Status)
 """Every status a ledger row can have."""
-
-
-class DeliveryKey(NamedTuple):
-    """What makes one delivery unique: who gets which notice about which instant, where."""
-
-    subscription: str
-    kind: str
-    uid: str
-    lead_s: int
-    instant: str
-    target: str
-
-
-class Delivery(NamedTuple):
-    """One ledger row."""
-
-    key: DeliveryKey
-    due: str
-    status: str
-    attempts: int
-    late: bool
-    owner: str | None
-    sent_at: str | None
-    receipt: str | None
-    error: str | None
-    retry_at: str | None
-    updated_at: str
 
 
 class SourceStatus(NamedTuple):
@@ -202,7 +178,7 @@ def parse_stamp(text: str) -> dt.datetime:
 def key_of(row: Any) -> DeliveryKey:
     """The :class:`DeliveryKey` of a result row that has the key columns."""
     return DeliveryKey(
-        row.subscription, row.kind, row.uid, int(row.lead_s), row.instant, row.target
+        row.subscription, Kind(row.kind), row.uid, int(row.lead_s), row.instant, row.target
     )
 
 
@@ -211,7 +187,7 @@ def delivery_of(row: Any) -> Delivery:
     return Delivery(
         key=key_of(row),
         due=row.due,
-        status=row.status,
+        status=Status(row.status),
         attempts=int(row.attempts),
         late=bool(row.late),
         owner=row.owner,
@@ -284,6 +260,17 @@ def sqlite_path(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database)
+
+
+def upsert(table: Table, dialect: str) -> Any:
+    """An ``INSERT`` on *table* that can say ``ON CONFLICT``, in *dialect*'s SQL.
+
+    *dialect* is a connection's or engine's ``dialect.name``: ``postgresql``, else
+    SQLite (the only two :func:`parse_database_url` lets through).
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

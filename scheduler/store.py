@@ -13,11 +13,11 @@ import json
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from feeds.ical import Revision
@@ -25,11 +25,10 @@ from feeds.jsonout import timeline_dict, timeline_from_dict
 from feeds.model import Timeline
 from feeds.public import sane_timeline
 from scheduler import ledger
+from scheduler.ledger_base import Delivery, DeliveryKey, Ledger, Move, Status
 from scheduler.presence import Presence, release_orphans
 from scheduler.schema import (
     ChangeRecord,
-    Delivery,
-    DeliveryKey,
     SourceStatus,
     aliases,
     changes,
@@ -42,6 +41,7 @@ from scheduler.schema import (
     settings,
     source_status,
     stamp,
+    upsert,
     versions,
 )
 
@@ -64,8 +64,11 @@ def with_zones(timeline: Timeline, zones: Mapping[str, Sequence[str | None]]) ->
     return replace(timeline, events=events)
 
 
-class Store:
-    """The daemon's database. ``url`` is for display (password masked)."""
+class Store(Ledger):
+    """The daemon's database; its delivery ledger is the SQL :class:`~scheduler.ledger_base.Ledger`.
+
+    ``url`` is for display (password masked).
+    """
 
     def __init__(self, url: str) -> None:
         self.url, self._engine = open_engine(url)
@@ -101,7 +104,8 @@ class Store:
         self.close()
 
     def _insert(self) -> Any:
-        return sqlite.insert if self.is_sqlite else postgresql.insert
+        """An ``INSERT ... ON CONFLICT`` builder for this database (see :func:`upsert`)."""
+        return partial(upsert, dialect=self._engine.dialect.name)
 
     # sources / versions
 
@@ -254,10 +258,10 @@ class Store:
 
     # ledger
 
-    def ensure(self, rows: Sequence[tuple[DeliveryKey, dt.datetime]]) -> None:
+    def ensure(self, rows: Sequence[tuple[DeliveryKey, dt.datetime]], at: dt.datetime) -> None:
         """Insert each ``(key, due)`` as pending; keys already in the ledger are left alone."""
         with self._engine.begin() as conn:
-            ledger.ensure(conn, rows)
+            ledger.ensure(conn, rows, at)
 
     def claim(
         self, keys: Sequence[DeliveryKey], owner: str, now: dt.datetime, lease: dt.timedelta
@@ -291,17 +295,15 @@ class Store:
         with self._engine.begin() as conn:
             ledger.mark_skipped(conn, keys, at, reason)
 
-    def cancel(self, uid: str, keep_instant: str | None, at: dt.datetime) -> int:
-        """Cancel pending reminders of *uid* for another deadline than *keep_instant*.
+    def cancel(self, uid: str, keep: dt.datetime | None, at: dt.datetime) -> int:
+        """Cancel pending reminders of *uid* for another deadline than *keep*.
 
-        With *keep_instant* None, every pending row of *uid* (the row was removed).
+        With *keep* None, every pending row of *uid* (the row was removed).
         """
         with self._engine.begin() as conn:
-            return ledger.cancel(conn, uid, keep_instant, at)
+            return ledger.cancel(conn, uid, keep, at)
 
-    def carry_over(
-        self, moves: Sequence[tuple[str, str, int, str, str]], at: dt.datetime
-    ) -> tuple[int, int]:
+    def carry_over(self, moves: Sequence[Move], at: dt.datetime) -> tuple[int, int]:
         """See :func:`scheduler.ledger.carry_over`: re-key what an earlier model keyed.
 
         The first call on a store records *at* as the moment the current model
@@ -323,10 +325,10 @@ class Store:
         ).scalar_one()
         return value
 
-    def release(self, owner: str | None = None) -> int:
-        """Return claimed rows (of *owner*, or all) to pending; return how many."""
+    def release(self, owner: str | None = None, *, at: dt.datetime) -> int:
+        """Return claimed rows (of *owner*, or all) to pending at *at*; return how many."""
         with self._engine.begin() as conn:
-            return ledger.release(conn, owner)
+            return ledger.release(conn, owner, at)
 
     def hold(self, owner: str) -> bool:
         """PostgreSQL: announce that *owner* is alive (see :mod:`scheduler.presence`).
@@ -341,15 +343,25 @@ class Store:
             return True
         return self._presence.held()
 
-    def release_orphans(self, owner: str) -> int:
+    def release_orphans(self, owner: str, at: dt.datetime) -> int:
         """PostgreSQL: return the claims of daemons that are gone to pending; how many."""
         if self.is_sqlite:
             return 0
         with self._engine.begin() as conn:
-            return release_orphans(conn, owner)
+            return release_orphans(conn, owner, at)
+
+    def recover(self, owner: str, at: dt.datetime) -> int:
+        """At start-up, put back the claims no live daemon holds; return how many.
+
+        SQLite (one process per file): every claim, a crashed run's. PostgreSQL:
+        only those of daemons whose presence lock is gone.
+        """
+        if self.is_sqlite:
+            return self.release(at=at)
+        return self.release_orphans(owner, at)
 
     def deliveries(
-        self, *, statuses: Collection[str] | None = None, limit: int = 200
+        self, *, statuses: Collection[Status] | None = None, limit: int = 200
     ) -> list[Delivery]:
         """Ledger rows, newest due first."""
         with self._engine.connect() as conn:
@@ -372,7 +384,7 @@ class Store:
             conn.execute(statement)
             return ledger.overdue(conn, now, margin)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[Status, int]:
         """Number of ledger rows per status."""
         with self._engine.connect() as conn:
             return ledger.counts(conn)

@@ -152,7 +152,7 @@ def test_overdue_deliveries_are_reported_without_a_worker_thread(tmp_path: Path)
         service.loop.call_soon_threadsafe(daemon.scheduler.remove_job, "sweep")
         now = daemon.clock()
         key = Key("rec", "reminder", "x@lfx-cal", 60, "2031-01-01T00:00:00Z", "ok")
-        daemon.store.ensure([(key, now - daemon_module.dt.timedelta(hours=1))])
+        daemon.store.ensure([(key, now - daemon_module.dt.timedelta(hours=1))], now)
         daemon.overdue_after = daemon_module.dt.timedelta(minutes=1)
         service.run(daemon.probe())
         # Every thread of asyncio's default pool is now busy: /healthz must not need one.

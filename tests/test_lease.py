@@ -66,11 +66,11 @@ def test_a_sweep_never_outlives_its_lease(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = Store(f"sqlite:///{(tmp_path / 's.db').as_posix()}")
         keys = [Key("s", "reminder", event.uid, 86400, stamp(deadline), t) for t in targets]
-        store.ensure([(k, T0) for k in keys])
-        slow = Daemon(config, store, {"recorder": Slow(clock, 1.0)}, clock=clock)
-        fast = Daemon(config, store, {"recorder": Slow(clock, 0.0)}, clock=clock)
-        slow.owner, fast.owner = "slow", "fast"
-        slow.events = fast.events = {event.uid: event}
+        store.ensure([(k, T0) for k in keys], T0)
+        slow = Daemon(config, store, {"recorder": Slow(clock, 1.0)}, clock=clock, owner="slow")
+        fast = Daemon(config, store, {"recorder": Slow(clock, 0.0)}, clock=clock, owner="fast")
+        for daemon in (slow, fast):
+            daemon.courier.know({event.uid: event})
 
         async def fast_later() -> None:  # joins once the slow one's first lease has expired
             while clock.now < T0 + dt.timedelta(seconds=310):

@@ -42,20 +42,20 @@ def test_a_killed_daemons_claims_are_released_by_the_survivor(url: str) -> None:
     root = Path(__file__).resolve().parent.parent
     with Store(url) as survivor:
         assert survivor.hold("survivor")
-        survivor.ensure([(k, T0) for k in KEYS])
+        survivor.ensure([(k, T0) for k in KEYS], T0)
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, url], stdout=subprocess.PIPE, text=True, cwd=root
         )
         try:
             assert child.stdout is not None and child.stdout.readline().strip() == "5"
-            assert survivor.release_orphans("survivor") == 0  # alive: its claims stand
+            assert survivor.release_orphans("survivor", T0) == 0  # alive: its claims stand
             assert survivor.claim(KEYS, "survivor", T0, LEASE) == []
         finally:
             child.kill()  # SIGKILL: no clean-up runs in the child
             child.wait()
         released = 0
         for _ in range(50):  # the server notices the closed socket within moments
-            released += survivor.release_orphans("survivor")
+            released += survivor.release_orphans("survivor", T0)
             if released:
                 break
             time.sleep(0.1)
@@ -66,7 +66,7 @@ def test_a_killed_daemons_claims_are_released_by_the_survivor(url: str) -> None:
 def test_a_lost_presence_is_reported_once_and_retaken(url: str) -> None:
     with Store(url) as store, Store(url) as other:
         assert store.hold("a") and store.hold("a")
-        store.ensure([(k, T0) for k in KEYS])
+        store.ensure([(k, T0) for k in KEYS], T0)
         assert store.claim(KEYS, "a", T0, LEASE) == KEYS
         admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
         with admin.begin() as conn:  # the server drops the presence session
@@ -79,15 +79,15 @@ def test_a_lost_presence_is_reported_once_and_retaken(url: str) -> None:
             ).scalar()
         admin.dispose()
         assert ended == 1
-        assert other.release_orphans("b") == 5  # meanwhile "a" looks gone
+        assert other.release_orphans("b", T0) == 5  # meanwhile "a" looks gone
         assert store.hold("a") is False  # so "a" must not send what it claimed before
         assert store.hold("a") is True
-        assert other.release_orphans("b") == 0
+        assert other.release_orphans("b", T0) == 0
 
 
 def test_sqlite_needs_no_presence(tmp_path: Path) -> None:
     with Store(f"sqlite:///{tmp_path / 'p.db'}") as store:
         assert store.hold("a") and store.hold("a")
-        store.ensure([(k, T0) for k in KEYS])
+        store.ensure([(k, T0) for k in KEYS], T0)
         assert store.claim(KEYS, "a", T0, LEASE) == KEYS
-        assert store.release_orphans("b") == 0
+        assert store.release_orphans("b", T0) == 0

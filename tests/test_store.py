@@ -54,7 +54,7 @@ def test_urls_are_normalized_and_masked_and_sqlite_uses_wal(
             assert not opened.is_sqlite
     with Store(f"sqlite:///{tmp_path / 'w.db'}") as opened:
         assert opened.is_sqlite and opened.url == f"sqlite:///{tmp_path / 'w.db'}"
-        opened.ensure([(key(), T0)])
+        opened.ensure([(key(), T0)], T0)
     with sqlite3.connect(tmp_path / "w.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
@@ -117,20 +117,20 @@ def test_aliases(store: Store) -> None:
 
 def test_ensure_is_idempotent_and_keeps_state(store: Store) -> None:
     keys = [key(n) for n in range(300)]
-    store.ensure([(k, T0) for k in keys])
-    store.ensure([(k, T0 + dt.timedelta(days=1)) for k in keys])
+    store.ensure([(k, T0) for k in keys], T0)
+    store.ensure([(k, T0 + dt.timedelta(days=1)) for k in keys], T0)
     assert store.counts() == {"pending": 300}
     store.claim(keys[:1], "w", T0, LEASE)
     store.mark_sent(keys[0], T0, late=False, receipt="ts=1")
-    store.ensure([(keys[0], T0)])
+    store.ensure([(keys[0], T0)], T0)
     assert store.counts() == {"pending": 299, "sent": 1}
     assert {d.due for d in store.deliveries(limit=1000)} == {"2030-03-01T12:00:00Z"}
-    store.ensure([])
+    store.ensure([], T0)
 
 
 def test_claim_lease_and_expiry(store: Store) -> None:
     keys = [key(n) for n in range(3)]
-    store.ensure([(k, T0) for k in keys])
+    store.ensure([(k, T0) for k in keys], T0)
     assert store.claim([*keys, key(99)], "a", T0, LEASE) == keys
     assert store.claim(keys, "b", T0 + dt.timedelta(minutes=4), LEASE) == []
     later = T0 + dt.timedelta(minutes=6)
@@ -143,7 +143,7 @@ def test_claim_lease_and_expiry(store: Store) -> None:
 
 def test_mark_failed_retry_and_permanent(store: Store) -> None:
     k1, k2 = key(1), key(2)
-    store.ensure([(k1, T0), (k2, T0)])
+    store.ensure([(k1, T0), (k2, T0)], T0)
     store.claim([k1, k2], "a", T0, LEASE)
     retry = T0 + dt.timedelta(minutes=2)
     store.mark_failed(k1, T0, "HTTP 503", retry_at=retry)
@@ -162,7 +162,7 @@ def test_mark_failed_retry_and_permanent(store: Store) -> None:
 
 
 def test_claim_due_order_limit_expired_leases_and_listing(store: Store) -> None:
-    store.ensure([(key(n), T0 + dt.timedelta(minutes=n)) for n in range(10)])
+    store.ensure([(key(n), T0 + dt.timedelta(minutes=n)) for n in range(10)], T0)
     assert [d.key for d in store.deliveries(limit=3)] == [key(9), key(8), key(7)]
     assert store.deliveries(statuses=()) == []
     assert store.claim_due("a", T0 - dt.timedelta(seconds=1), LEASE) == []
@@ -183,8 +183,8 @@ def test_cancel_mark_skipped_and_release(store: Store) -> None:
     old = key(1)._replace(instant="2030-03-01T00:00:00Z")
     changed = key(1, kind="changed")._replace(instant="2030-03-01T00:00:00Z->2030-03-02T12:00:00Z")
     other = key(1, uid="lfx-2030-t1-b@lfx-cal")
-    store.ensure([(k, T0) for k in (old, key(1), changed, other)])
-    assert store.cancel(uid, "2030-03-02T12:00:00Z", T0) == 1
+    store.ensure([(k, T0) for k in (old, key(1), changed, other)], T0)
+    assert store.cancel(uid, T0 + dt.timedelta(days=1), T0) == 1
     assert [d.key for d in store.deliveries(statuses={"cancelled"})] == [old]
     assert store.claim([key(1), changed, other], "a", T0, LEASE) == [key(1), changed, other]
     store.mark_sent(other, T0, late=False, receipt="r")
@@ -195,20 +195,20 @@ def test_cancel_mark_skipped_and_release(store: Store) -> None:
         changed: "claimed",
         other: "sent",
     }
-    assert store.release("nobody") == 0
-    assert store.release("a") == 1
+    assert store.release("nobody", at=T0) == 0
+    assert store.release("a", at=T0) == 1
     assert store.counts() == {"cancelled": 1, "skipped": 1, "pending": 1, "sent": 1}
     assert store.cancel(uid, None, T0) == 1
-    store.ensure([(key(5), T0)])
+    store.ensure([(key(5), T0)], T0)
     store.claim([key(5)], "z", T0, LEASE)
-    assert store.release() == 1
+    assert store.release(at=T0) == 1
 
 
 def test_naive_datetimes_are_rejected(store: Store) -> None:
     naive = dt.datetime(2030, 3, 1, 12)
     timeline = load(str(DOC))
     calls = [
-        lambda: store.ensure([(key(), naive)]),
+        lambda: store.ensure([(key(), naive)], T0),
         lambda: store.claim([key()], "a", naive, LEASE),
         lambda: store.claim_due("a", naive, LEASE),
         lambda: store.mark_sent(key(), naive, late=False, receipt=""),
@@ -262,7 +262,7 @@ def test_claims_are_exclusive_under_concurrency(db_url: str) -> None:
         ]
 
     with Store(db_url) as opened:
-        opened.ensure([(k, T0) for k in keys])
+        opened.ensure([(k, T0) for k in keys], T0)
         won = _race(db_url, work)
         assert set(won) == set(keys) and set(won.values()) == {1}
         assert opened.counts() == {"claimed": 500}
@@ -279,7 +279,7 @@ def test_claim_due_is_exclusive_under_concurrency(db_url: str) -> None:
         return won
 
     with Store(db_url) as opened:
-        opened.ensure([(k, T0 + dt.timedelta(seconds=n)) for n, k in enumerate(keys)])
+        opened.ensure([(k, T0 + dt.timedelta(seconds=n)) for n, k in enumerate(keys)], T0)
     won = _race(db_url, work)
     assert set(won) == set(keys) and set(won.values()) == {1}
 
@@ -299,9 +299,11 @@ def _claim_work(path: Path, others: int) -> int:
 
     with Store(f"sqlite:///{path}") as opened:
         # other recipients of the same events, and other events
-        opened.ensure([(key(n, uid=f"u{n % 200}@lfx-cal"), T0) for n in range(1000, 1000 + others)])
-        opened.ensure([(key(n, uid=f"x{n}"), T0) for n in range(others)])
-        opened.ensure([(k, T0) for k in keys])
+        opened.ensure(
+            [(key(n, uid=f"u{n % 200}@lfx-cal"), T0) for n in range(1000, 1000 + others)], T0
+        )
+        opened.ensure([(key(n, uid=f"x{n}"), T0) for n in range(others)], T0)
+        opened.ensure([(k, T0) for k in keys], T0)
         opened._engine.dispose()  # new connections pick up the handler
         event.listen(opened._engine, "connect", watch)
         steps = 0
@@ -324,10 +326,38 @@ def test_a_moved_deadline_cancels_only_reminders_for_the_old_deadline(store: Sto
     uid = "lfx-2030-t1-a@lfx-cal"
     old = key(1)._replace(instant="2030-03-01T00:00:00Z")
     opening = key(2, kind="opening")._replace(lead_s=0, instant="2030-02-01T00:00:00Z")
-    store.ensure([(k, T0) for k in (old, opening, key(3))])
-    assert store.cancel(uid, "2030-03-02T12:00:00Z", T0) == 1
+    store.ensure([(k, T0) for k in (old, opening, key(3))], T0)
+    assert store.cancel(uid, T0 + dt.timedelta(days=1), T0) == 1
     assert {d.key: d.status for d in store.deliveries()} == {
         old: "cancelled",
         opening: "pending",
         key(3): "pending",
     }
+
+
+def test_kinds_statuses_and_change_keys_are_typed_but_store_the_same_text(store: Store) -> None:
+    from scheduler.ledger_base import ChangeKey, Kind, Status
+
+    assert [str(s) for s in Status] == [
+        "pending", "claimed", "sent", "failed", "skipped", "cancelled",
+    ]  # fmt: skip
+    assert [str(k) for k in Kind] == ["reminder", "opening", "changed", "today"]
+    moved = ChangeKey("Tue, Mar 2, 2030", None)
+    assert moved.text == "Tue, Mar 2, 2030|-" and ChangeKey.parse(moved.text) == moved
+    assert ChangeKey.parse("-|x") == ChangeKey(None, "x")
+    alert = DeliveryKey.of("team", Kind.CHANGED, "u@lfx-cal", dt.timedelta(0), moved, "t")
+    reminder = DeliveryKey.of("team", Kind.REMINDER, "u@lfx-cal", LEASE, T0, "t")
+    assert reminder.instant == "2030-03-01T12:00:00Z" and reminder.at == T0
+    store.ensure([(alert, T0), (reminder, T0)], T0)
+    rows = {d.key: d for d in store.deliveries()}
+    assert rows[alert].key.change == moved and rows[alert].key.kind is Kind.CHANGED
+    assert rows[reminder].status is Status.PENDING and rows[reminder].due_at == T0
+
+
+def test_the_ledger_writes_the_callers_instant_never_the_wall_clock(store: Store) -> None:
+    later = dt.datetime(2041, 6, 1, tzinfo=dt.UTC)
+    store.ensure([(key(1), T0)], later)
+    assert [d.updated_at for d in store.deliveries()] == ["2041-06-01T00:00:00Z"]
+    store.claim([key(1)], "a", T0, LEASE)
+    assert store.release("a", at=later + LEASE) == 1
+    assert [d.updated_at for d in store.deliveries()] == ["2041-06-01T00:05:00Z"]

@@ -20,6 +20,7 @@ from feeds.sources import read
 from notifiers import RecorderNotifier
 from scheduler.config import Source, parse_config
 from scheduler.daemon import Daemon
+from scheduler.ledger_base import Move
 from scheduler.plan import REMINDER
 from scheduler.poll import content_digest, poll
 from scheduler.schema import DeliveryKey
@@ -75,7 +76,10 @@ def test_an_upgrade_re_plans_without_sending_twice(tmp_path: Path) -> None:
     with Store(config.service.database) as old:
         sent = DeliveryKey("mentees", REMINDER, UID, WEEK, OLD_KEY, "ok")
         retry = sent._replace(target="flaky")
-        old.ensure([(sent, at("2031-05-27T07:00")), (retry, at("2031-05-27T07:00"))])
+        old.ensure(
+            [(sent, at("2031-05-27T07:00")), (retry, at("2031-05-27T07:00"))],
+            at("2031-05-27T07:00"),
+        )
         assert old.claim([sent, retry], "old", at("2031-05-27T07:00"), dt.timedelta(minutes=5))
         old.mark_sent(sent, at("2031-05-27T07:00"), late=False, receipt="r1")
         old.mark_failed(retry, at("2031-05-27T07:00"), "busy", retry_at=at("2031-05-27T07:40"))
@@ -140,10 +144,12 @@ def test_rows_this_model_wrote_are_never_carried_over(tmp_path: Path) -> None:
     with Store(f"sqlite:///{tmp_path / 'ledger.sqlite3'}") as store:
         assert store.carry_over([], at("2031-05-01T00:00")) == (0, 0)  # the model takes over
         mine = DeliveryKey("mentees", REMINDER, UID, WEEK, OLD_KEY, "ok")
-        store.ensure([(mine, at("2031-05-26T07:00"))])
+        store.ensure([(mine, at("2031-05-26T07:00"))], at("2031-05-26T07:00"))
         store.claim([mine], "me", at("2031-05-26T07:00"), dt.timedelta(minutes=5))
         store.mark_sent(mine, at("2031-05-26T07:00"), late=False, receipt="r")
-        move = (REMINDER, UID, WEEK, NEW_KEY, OLD_KEY)
+        week = dt.timedelta(seconds=WEEK)
+        new, old = dt.datetime.fromisoformat(NEW_KEY), dt.datetime.fromisoformat(OLD_KEY)
+        move = Move(REMINDER, UID, week, new, old)
         assert store.carry_over([move], at("2031-05-27T00:00")) == (0, 0)
         assert [d.key for d in store.deliveries()] == [mine]
 
