@@ -1,8 +1,9 @@
 """Hostile documents: reading stays linear in the input, and limits are warnings.
 
 Growth is compared between n and 4n (best of five CPU-time runs each, with the
-garbage collector paused): a linear reader takes about 4x, a quadratic one 16x. The bound (8x plus 30 ms) is loose
-enough for a busy machine and tight enough to catch a quadratic step. The engine
+garbage collector paused): a linear reader takes about 4x, a quadratic one 16x.
+The bound (8x plus 30 ms) is loose enough for a busy machine and tight enough to
+catch a quadratic step. The engine
 functions are driven directly with inputs far beyond the documented limits, so the
 limits cannot hide a quadratic step; whole documents check the limits themselves.
 """
