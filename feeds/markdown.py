@@ -188,8 +188,11 @@ def inline_lines(token: Token) -> list[tuple[int, str]]:
 
 def plain(token: Token) -> str:
     """Plain text of an inline token on one line."""
-    if _children(token) is None:
-        return " ".join(token.content.split())  # most table cells
+    if _children(token) is None:  # most table cells
+        content = token.content
+        if "  " in content or "\n" in content or "\t" in content:
+            return " ".join(content.split())
+        return content.strip()
     return " ".join(text for _, text in inline_lines(token) if text)
 
 
@@ -197,7 +200,7 @@ def _line(token: Token) -> int:
     return token.map[0] + 1 if token.map else 0
 
 
-def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, str]:
+def _table_rows(tokens: Sequence[Token], start: int, offset: int = 0) -> tuple[list[Row], int, str]:
     """Read the table opening at *start*; return its rows, the index after it, its header."""
     rows: list[list[tuple[int, str]]] = []
     index = start
@@ -206,7 +209,7 @@ def _table_rows(tokens: Sequence[Token], start: int) -> tuple[list[Row], int, st
     while index < len(tokens) and tokens[index].type != "table_close":
         token = tokens[index]
         if token.type == "tr_open":
-            current, row_line = [], _line(token)
+            current, row_line = [], _line(token) + offset
         elif token.type == "inline":
             current.append((row_line, plain(token)))
         elif token.type == "tr_close":
@@ -253,9 +256,9 @@ class _HtmlTable(HTMLParser):
             self.cell.append(data)
 
 
-def _html_table_rows(token: Token) -> tuple[list[Row], str]:
+def _html_table_rows(token: Token, offset: int = 0) -> tuple[list[Row], str]:
     """Rows of the HTML tables in an ``html_block`` token (GitHub renders them as tables)."""
-    parser = _HtmlTable(_line(token))
+    parser = _HtmlTable(_line(token) + offset)
     parser.feed(token.content)
     parser.close()
     rows: list[Row] = []
@@ -324,7 +327,10 @@ _MONTH_OR_YEAR = re.compile(
 _DAY_NUMBER = re.compile(r"(?<![\d:])\d{1,2}(?:st|nd|rd|th)?(?![\d:])", re.IGNORECASE)
 
 
-def _block_rows(tokens: Sequence[Token], start: int, stop: int) -> tuple[list[Row], str]:
+def _block_rows(
+    tokens: Sequence[Token], start: int, stop: int, offset: int = 0
+) -> tuple[list[Row], str]:
+    """Rows of tokens ``[start, stop)``; *offset* is added to every line (a region's start)."""
     rows: list[Row] = []
     header = ""
     depth = 0
@@ -335,12 +341,12 @@ def _block_rows(tokens: Sequence[Token], start: int, stop: int) -> tuple[list[Ro
     while index < stop:
         token = tokens[index]
         if token.type == "table_open":
-            table, index, head = _table_rows(tokens, index)
+            table, index, head = _table_rows(tokens, index, offset)
             rows.extend([row._replace(context=context) for row in table] if context else table)
             header = header or head
             continue
         if token.type == "html_block" and "<table" in token.content.lower():
-            table, head = _html_table_rows(token)
+            table, head = _html_table_rows(token, offset)
             rows.extend(row._replace(context=context) for row in table)
             header = header or head
             index += 1
@@ -348,7 +354,7 @@ def _block_rows(tokens: Sequence[Token], start: int, stop: int) -> tuple[list[Ro
         if token.type == "heading_open" and index + 1 < stop:
             text = plain(tokens[index + 1])
             if _DAY_NUMBER.search(_MONTH_OR_YEAR.sub(" ", text)) and looks_dated(text):
-                rows.append(Row(line=_line(token), text=text, heading=True))
+                rows.append(Row(line=_line(token) + offset, text=text, heading=True))
             else:
                 context = text if _MONTH_OR_YEAR.search(text) else ""
             index += 3
@@ -368,12 +374,12 @@ def _block_rows(tokens: Sequence[Token], start: int, stop: int) -> tuple[list[Ro
         elif token.type == "list_item_close" and parents:
             parents.pop()
         elif token.type == "inline":
-            base = _line(token)
+            base = _line(token) + offset
             parent = parents[-2] if len(parents) > 1 else ""
-            for offset, text in inline_lines(token):
+            for shift, text in inline_lines(token):
                 if text:
                     rows.append(
-                        Row(line=base + offset, text=text, parent=parent, depth=depth,
+                        Row(line=base + shift, text=text, parent=parent, depth=depth,
                             context=context)
                     )  # fmt: skip
             if parents and not parents[-1]:
@@ -609,13 +615,10 @@ def timeline_sections(doc: Document) -> Iterator[Section]:
             return
         text, notices = _clip(lines, region.start, region.stop)
         tokens = _parser().parse(text)
-        for token in tokens:
-            if token.map:
-                token.map = [token.map[0] + region.start, token.map[1] + region.start]
         first = 0
         if tokens and tokens[0].type in {"heading_open", "paragraph_open"}:
             first = 3  # the heading or label itself is not a row
-        rows, header = _block_rows(tokens, first, len(tokens))
+        rows, header = _block_rows(tokens, first, len(tokens), region.start)
         yield Section(
             tuple(rows), doc.title, header or region.header, region.names, region.start + 1,
             tuple(notices),

@@ -221,8 +221,10 @@ def finish(prepared: Prepared, choice: Choice, ctx: Context) -> Resolved:
     if end is not None:
         end.year = choice.end_year
     warnings: list[str] = list(choice.warnings)
-    shared = _shared_zone(start, end)
-    _borrow_meridiem(start, end)
+    timed = bool(start.clocks) or (end is not None and bool(end.clocks))
+    shared = _shared_zone(start, end) if timed else None
+    if timed:
+        _borrow_meridiem(start, end)
     values: list[Endpoint] = []
     zones: list[str | None] = []
     for point, year in ((start, printed[0]), (end, printed[1])):

@@ -278,7 +278,10 @@ class _Builder:
             cell = self._prepare(item)
             if cell is not None:
                 prepared.append((item, cell))
-        rows = [year_row(cell, _years_in(item.row.context)) for item, cell in prepared]
+        rows = [
+            year_row(cell, _years_in(item.row.context) if item.row.context else frozenset())
+            for item, cell in prepared
+        ]
         named = _years_in(term.title)
         if term.year is not None and term.year not in named:
             named = frozenset({term.year})  # --term, or a year from the header or path
