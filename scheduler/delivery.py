@@ -78,6 +78,22 @@ def backoff(attempts: int, retry_after: float | None = None) -> dt.timedelta:
     return wait
 
 
+def time_left(lead: dt.timedelta, deadline: dt.datetime, now: dt.datetime) -> dt.timedelta:
+    """What a reminder says is left: its lead, unless it goes out late (after downtime).
+
+    A "1 hour before" reminder sent a minute before the deadline says "1 minute";
+    one sent on time (give or take a few minutes of queueing) keeps its lead.
+    """
+    left = deadline - now
+    if left >= lead - LATE_SLACK:
+        return lead
+    return max(dt.timedelta(minutes=1), dt.timedelta(minutes=int(left.total_seconds() // 60)))
+
+
+LATE_SLACK = dt.timedelta(minutes=5)
+"""How late a reminder may go out and still state its nominal lead."""
+
+
 class Courier:
     """Sends the deliveries of one daemon through its notifiers.
 
@@ -143,8 +159,10 @@ class Courier:
             return
         keys = fan_out(job, event, self.subscriptions)
 
+        lead = time_left(job.lead, job.instant, self.clock()) if job.kind == Kind.REMINDER else None
+
         def message(name: str) -> Message:
-            return self._message(event, job.kind, lead=job.lead, subscription=name)
+            return self._message(event, job.kind, lead=lead or job.lead, subscription=name)
 
         await self._deliver(keys, message, job.due)
 
@@ -249,7 +267,7 @@ class Courier:
             return self._change_message(event, key.change, None, subscription=name)
         if key.kind in (Kind.OPENING, Kind.TODAY):
             return self._message(event, key.kind, subscription=name)
-        lead = dt.timedelta(seconds=key.lead_s)
+        lead = time_left(dt.timedelta(seconds=key.lead_s), key.at, self.clock())
         return self._message(event, Kind.REMINDER, lead=lead, subscription=name)
 
     # -- the ledger protocol ----------------------------------------------------------

@@ -189,3 +189,30 @@ def test_reminders_missed_beyond_the_grace_window_are_recorded_as_skipped(tmp_pa
             await daemon.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_reminder_sent_late_says_the_time_really_left(tmp_path: Path) -> None:
+    from scheduler.delivery import time_left
+
+    deadline = dt.datetime(2031, 6, 4, tzinfo=dt.UTC)
+    hour = dt.timedelta(hours=1)
+    assert time_left(hour, deadline, deadline - hour) == hour  # on time
+    assert time_left(hour, deadline, deadline - hour + dt.timedelta(minutes=4)) == hour
+    assert time_left(hour, deadline, deadline - dt.timedelta(seconds=61)) == dt.timedelta(minutes=1)
+    assert time_left(hour, deadline, deadline - dt.timedelta(seconds=5)) == dt.timedelta(minutes=1)
+    due = dt.datetime(2031, 6, 3, tzinfo=dt.UTC)
+
+    async def scenario() -> None:
+        daemon, recorder, clock = make_daemon(tmp_path, due - dt.timedelta(hours=2))
+        await daemon.start()
+        try:
+            job = next(j for j in daemon._planned.values() if "applications" in j.uid)
+            clock.now = due + dt.timedelta(minutes=50)  # late, but within misfire_grace
+            await daemon.courier.fire(job)
+            titles = {r.message.title for r in recorder.sent}
+            assert titles and not any("1 day" in t for t in titles), titles
+            assert all("23 hours" in t for t in titles), titles
+        finally:
+            await daemon.stop()
+
+    asyncio.run(scenario())
