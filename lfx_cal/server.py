@@ -33,6 +33,7 @@ Decisions (bounded waits, honest health):
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import ipaddress
 import logging
 import os
@@ -41,7 +42,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
@@ -50,7 +51,7 @@ from feeds.public import redact_library_logs
 from lfx_cal.web.routes import add_routes
 from notifiers import create
 from scheduler.config import Config
-from scheduler.daemon import Daemon
+from scheduler.daemon import Daemon, utcnow
 from scheduler.metrics import Metrics
 from scheduler.snapshot import Snapshot
 from scheduler.store import Store
@@ -196,21 +197,35 @@ class _QuietAcceptErrors(logging.Filter):
         return True
 
 
-def make_app(config: Config, *, feed_url: str | None = None) -> web.Application:
-    """Build the application: routes plus a daemon that lives as long as the app."""
+def make_app(
+    config: Config,
+    *,
+    feed_url: str | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> web.Application:
+    """Build the application: routes plus a daemon that lives as long as the app.
+
+    *clock* (tests) replaces the daemon's and the self-service parts' clock.
+    """
+    from lfx_cal import selfservice
+
     store = Store(config.service.database)
-    names = {s.notifier for s in config.subscriptions}
+    names = {s.notifier for s in config.subscriptions} | selfservice.backends(config)
     notifiers = {name: create(name, config.notifiers.get(name, {})) for name in names}
-    daemon = Daemon(config, store, notifiers, feed_url=feed_url)
+    now = clock or utcnow
+    daemon = Daemon(config, store, notifiers, feed_url=feed_url, clock=now)
     app = web.Application()
     app[DAEMON] = daemon
     app.router.add_get("/healthz", healthz)
-    add_routes(app, State(daemon), base_url=config.service.public_url or None)
+    parts = selfservice.build(app, config, daemon, notifiers, clock=now)
+    add_routes(app, State(daemon), base_url=config.service.public_url or None, signup=parts.form)
 
     async def lifespan(_app: web.Application) -> AsyncIterator[None]:
+        await parts.start()
         await daemon.start(poll_first=False)
         yield
         await daemon.stop()
+        await parts.stop()
         for notifier in notifiers.values():
             notifier.close()
         store.close()

@@ -17,7 +17,15 @@ from notifiers.errors import (
     TransientError,
     UnknownBackendError,
 )
-from notifiers.message import Change, Kind, Message, build_message, changed_from, sample_message
+from notifiers.message import (
+    Change,
+    Kind,
+    Message,
+    Unsubscribe,
+    build_message,
+    changed_from,
+    sample_message,
+)
 from notifiers.recorder import Record, RecorderNotifier
 from notifiers.registry import backend_class, create, names, register
 from notifiers.settings import EmailSettings, SlackSettings
@@ -45,6 +53,7 @@ __all__ = [
     "SlackSettings",
     "TransientError",
     "UnknownBackendError",
+    "Unsubscribe",
     "backend_class",
     "build_message",
     "changed_from",

@@ -9,6 +9,11 @@ HTML part is escaped, and addresses are built with
 :class:`email.headerregistry.Address`. A Subject that contains ``=?`` is written
 as RFC 2047 encoded-words in full (:class:`LiteralSubject`), so a title such as
 ``=?utf-8?b?…?=`` is shown as written instead of being decoded by the reader.
+
+A personal message (a self-service subscriber's, :attr:`Message.unsubscribe`)
+carries RFC 8058 one-click unsubscribe: ``List-Unsubscribe: <https…>, <mailto…>``
+and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``, and both bodies end
+with the manage and unsubscribe links. DKIM-signing both headers is the relay's job.
 """
 
 from __future__ import annotations
@@ -92,6 +97,12 @@ def render_text(message: Message) -> str:
     if message.feed_url:
         lines.append(f"Calendar feed: {message.feed_url}")
     lines.append("The event is attached as an .ics file you can import into your calendar.")
+    if message.unsubscribe is not None:
+        lines += [
+            "",
+            f"Change what you get (role, lead times, time zone): {message.unsubscribe.manage}",
+            f"Unsubscribe: {message.unsubscribe.manage}#unsubscribe",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -126,9 +137,27 @@ def render_html(message: Message) -> str:
     ]
     if links:
         parts.append(f"<p>{' · '.join(links)}</p>")
+    if message.unsubscribe is not None:
+        manage = message.unsubscribe.manage
+        parts.append(
+            f"<p><small>{_link(manage, 'Change what you get')} · "
+            f"{_link(manage + '#unsubscribe', 'Unsubscribe')}</small></p>"
+        )
     body = "\n".join(parts)
     head = '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>'
     return f"{head}\n{body}\n</body></html>\n"
+
+
+def list_unsubscribe(message: Message) -> str:
+    """The ``List-Unsubscribe`` value of a personal message: ``<https…>, <mailto…>``.
+
+    Each URL is stripped of anything a header cannot hold; an empty one is left out.
+    """
+    links = message.unsubscribe
+    if links is None:
+        return ""
+    urls = [header_text(u, 2000) for u in (links.https, links.mailto) if u]
+    return ", ".join(f"<{u}>" for u in urls if "<" not in u and ">" not in u)
 
 
 def render_ics(message: Message) -> bytes:
@@ -147,6 +176,9 @@ def render_base(message: Message, sender: Address, now: dt.datetime | None = Non
     mail["Subject"] = subject_header(message.title)
     mail["Date"] = format_datetime(when.astimezone(dt.UTC), usegmt=True)
     mail["Auto-Submitted"] = "auto-generated"
+    if message.unsubscribe is not None:
+        mail["List-Unsubscribe"] = list_unsubscribe(message)
+        mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mail.set_content(render_text(message), cte="quoted-printable")
     mail.add_alternative(render_html(message), subtype="html", cte="quoted-printable")
     mail.add_attachment(
@@ -164,3 +196,16 @@ def for_recipient(base: bytes, recipient: Address, msgid: str) -> bytes:
     mid = SMTP.header_factory("Message-ID", msgid)
     head = str(to.fold(policy=SMTP)) + str(mid.fold(policy=SMTP))
     return head.encode("ascii") + base
+
+
+def plain_mail(sender: Address, recipient: Address, subject: str, text: str, msgid: str) -> bytes:
+    """A short plain-text mail (a sign-up confirmation): sanitized headers, CRLF endings."""
+    mail = EmailMessage(policy=SMTP)
+    mail["From"] = sender
+    mail["To"] = recipient
+    mail["Subject"] = subject_header(subject)
+    mail["Date"] = format_datetime(dt.datetime.now(dt.UTC), usegmt=True)
+    mail["Message-ID"] = msgid
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(text, cte="quoted-printable")
+    return mail.as_bytes()

@@ -63,6 +63,20 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    """How the one reader of a personal message leaves (RFC 8058) or changes what they get.
+
+    ``https`` takes the one-click POST, ``mailto`` is the mail fallback and
+    ``manage`` the page to change role, leads and zone. Only self-service
+    subscribers have one; configured subscriptions (channels, lists) do not.
+    """
+
+    https: str
+    mailto: str
+    manage: str
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """Everything a backend needs to say about one event, already worded.
 
@@ -86,6 +100,8 @@ class Message:
     lead: dt.timedelta | None = None
     change: Change | None = None
     when_label: str = "deadline"
+    unsubscribe: Unsubscribe | None = None
+    """A personal message's unsubscribe and manage links (None for configured targets)."""
 
 
 def one_line(text: str) -> str:
@@ -200,6 +216,8 @@ def build_message(
     feed_url: str | None = None,
     source_url: str | None = None,
     rules: Rules | None = None,
+    reader_zone: str | None = None,
+    unsubscribe: Unsubscribe | None = None,
 ) -> Message:
     """Word a message about *event*; pure (no clock, no I/O).
 
@@ -207,7 +225,19 @@ def build_message(
     *change* (see :func:`changed_from`). *zone* is the zone dates are written
     in for the text (*rules*, when given, also carry ``date_deadline_time``);
     Slack readers also see instants in their own zone.
+
+    *reader_zone* (a self-service subscriber's own zone) changes only how
+    instants are written: what a row means (a date-only close is the end of
+    that day) still follows *rules* in the program zone, so "closes in 1 day"
+    is the same instant for every reader. *unsubscribe* rides along unchanged.
     """
+    if reader_zone is not None and reader_zone != zone:
+        meaning = rules or Rules(zone)
+        message = build_message(
+            event, kind, lead=lead, change=change, zone=zone, feed_url=feed_url,
+            source_url=source_url, rules=meaning, unsubscribe=unsubscribe,
+        )  # fmt: skip
+        return _rewritten(message, meaning, reader_zone)
     kind = Kind(kind)
     where = _zone(zone)
     event = clean_event(public_event(event))  # every output shows the public source, clean text
@@ -293,6 +323,29 @@ def build_message(
         lead=lead,
         change=change,
         when_label=label,
+        unsubscribe=unsubscribe,
+    )
+
+
+def _rewritten(message: Message, rules: Rules, reader_zone: str) -> Message:
+    """*message* with its close written in *reader_zone* (the meaning stays *rules*')."""
+    from dataclasses import replace
+
+    reader = _zone(reader_zone)
+    event = message.event
+    if kind_of(event) is RowKind.INFO and message.all_day:
+        return replace(message, zone=reader_zone)  # "Today: …" is about a day, not an instant
+    old = message.deadline_text
+    new = human_instant(message.deadline, reader, year=False)
+    if not message.all_day and isinstance(event.deadline, dt.datetime):
+        new = human_instant(event.deadline, reader)
+    return replace(
+        message,
+        title=message.title.replace(old, new),
+        text=message.text.replace(old, new),
+        deadline_text=new,
+        zone=reader_zone,
+        all_day=False,
     )
 
 

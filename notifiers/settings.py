@@ -60,6 +60,10 @@ SLACK = Table(
         Setting("max_retries", integer(maximum=10), 2, "retries of a rate-limited request"),
         Setting("retry_backoff", number(), 0.5, "seconds before the first retry"),
         Setting("max_retry_after", number(), 60.0, "longest Retry-After honoured, seconds"),
+        Setting("signing_secret_env", ENV, "",
+                "variable holding the app's signing secret: enables `/deadlines` "
+                "(POST /slack/commands, /slack/interactions; needs token_env for DMs)",
+                '"LFX_CAL_SLACK_SIGNING_SECRET"'),
     ),
     "Slack: a bot token (channels) and/or an incoming webhook (target \"webhook\")",
 )  # fmt: skip
@@ -148,8 +152,10 @@ class SlackSettings:
     max_retries: int = 2
     retry_backoff: float = 0.5
     max_retry_after: float = 60.0
+    signing_secret_env: str = ""
     token: str = field(default="", repr=False)
     webhook_url: str = field(default="", repr=False)
+    signing_secret: str = field(default="", repr=False)
 
     @classmethod
     def from_dict(
@@ -179,12 +185,23 @@ class SlackSettings:
                     "use 'here', 'channel', a user ID (U…) or a group ID (S…)",
                     backend="slack",
                 )
-        token = webhook = ""
+        token = webhook = signing = ""
         if secrets:
             token = _secret("slack", "token_env", v["token_env"], environ, bool(v["token_env"]))
             webhook = _secret(
                 "slack", "webhook_env", v["webhook_env"], environ, bool(v["webhook_env"])
             )
+            if v["signing_secret_env"] and not v["token_env"]:
+                raise ConfigError(
+                    "signing_secret_env",
+                    "the /deadlines command needs token_env to send DMs",
+                    "set token_env to the variable holding a bot token",
+                    backend="slack",
+                )
+            signing = _secret(
+                "slack", "signing_secret_env", v["signing_secret_env"], environ,
+                bool(v["signing_secret_env"]),
+            )  # fmt: skip
             if webhook and not webhook.startswith(("https://", "http://")):
                 raise ConfigError(
                     "webhook_env",
@@ -203,8 +220,10 @@ class SlackSettings:
             max_retries=v["max_retries"],
             retry_backoff=v["retry_backoff"],
             max_retry_after=v["max_retry_after"],
+            signing_secret_env=v["signing_secret_env"],
             token=token,
             webhook_url=webhook,
+            signing_secret=signing,
         )
 
 

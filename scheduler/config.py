@@ -22,6 +22,7 @@ from feeds import filters
 from feeds.meaning import Rules
 from feeds.zones import PROGRAM_ZONE
 from notifiers.config import Problem, Table
+from notifiers.message import Unsubscribe
 from scheduler.errors import ConfigError
 from scheduler.settings import DEFAULT_DATABASE, SERVICE, SOURCES, SUBSCRIPTIONS, header
 
@@ -56,6 +57,20 @@ class Service:
     """Local time a date-only close means; None: the end of that day."""
     notice_hour: int = 9
     """Local hour (program zone) of morning notices: informational days, date-only openings."""
+    signup: bool = False
+    """Self-service e-mail sign-up on the page (see :mod:`scheduler.subscribers`)."""
+    signup_secret_env: str = ""
+    """The variable holding the key that signs confirm and manage links."""
+    signup_leads: tuple[dt.timedelta, ...] = (dt.timedelta(days=7), dt.timedelta(days=1))
+    """The lead times a subscriber may choose from."""
+    signup_confirm_ttl: dt.timedelta = dt.timedelta(hours=48)
+    """How long a confirmation link works (and an unconfirmed sign-up is kept)."""
+    signup_max_pending: int = 1000
+    """Unconfirmed sign-ups kept at once; more are refused until some expire."""
+    signup_per_ip: int = 10
+    """Sign-up requests one client address may make per hour."""
+    signup_per_address: int = 3
+    """Confirmation mails one e-mail address may receive per day."""
 
     @property
     def rules(self) -> Rules:
@@ -87,6 +102,12 @@ class Subscription:
     leads: tuple[dt.timedelta, ...] = (dt.timedelta(days=7), dt.timedelta(days=1))
     changes: bool = False
     openings: bool = False
+    term: str | None = None
+    """Only this term's events (None: every term); self-service subscribers may pick one."""
+    zone: str | None = None
+    """A self-service subscriber's own zone for the times in messages (None: the program zone)."""
+    unsubscribe: Unsubscribe | None = None
+    """A self-service subscriber's unsubscribe and manage links (None for configured ones)."""
 
 
 @dataclass(frozen=True)
@@ -237,6 +258,17 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         ),
         notifiers=notifiers,
     )
+    if config.service.signup:
+        if "email" not in notifiers:
+            raise reader.fail(
+                "service.signup", "sign-up mails need a [notifiers.email] table", "add one"
+            )
+        if not config.service.signup_secret_env:
+            raise reader.fail(
+                "service.signup_secret_env",
+                "missing: sign-up links are signed with a key from the environment",
+                'add signup_secret_env = "LFX_CAL_SIGNUP_SECRET" and export that variable',
+            )
     reader.unique("sources", [s.name for s in config.sources])
     reader.unique("subscriptions", [s.name for s in config.subscriptions])
     return config

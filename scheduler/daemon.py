@@ -31,7 +31,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -47,7 +47,7 @@ from feeds.zones import zone as get_zone
 from notifiers import Notifier
 from notifiers.workers import Workers
 from scheduler.changes import Diff
-from scheduler.config import Config, Source
+from scheduler.config import Config, Source, Subscription
 from scheduler.delivery import Courier
 from scheduler.ledger_base import Kind, Move
 from scheduler.metrics import Metrics
@@ -160,6 +160,7 @@ class Daemon:
             },
         )
         self._planned: dict[str, Job] = {}
+        self._subscribers: tuple[Subscription, ...] = ()
         self._fired: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.health = Health({s.name: SourceHealth() for s in config.sources})
@@ -236,6 +237,21 @@ class Daemon:
             return
         if released:
             log.info("released %d claimed deliveries for the next run", released)
+
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """The configured subscriptions, then the self-service ones (:meth:`set_subscribers`)."""
+        return self.config.subscriptions + self._subscribers
+
+    def set_subscribers(self, subscribers: Sequence[Subscription]) -> None:
+        """Make *subscribers* (people who subscribed themselves) the current ones, and re-plan.
+
+        Called at start and whenever someone subscribes, changes or leaves; what
+        they no longer want is already gone from the ledger.
+        """
+        self._subscribers = tuple(subscribers)
+        self.courier.subscribe(self.subscriptions())
+        if self.scheduler.running:
+            self.replan()
 
     def attention(self) -> dict[str, tuple[str, ...]]:
         """Per source, what an operator must hear (all events past, years against weekdays).
@@ -364,7 +380,7 @@ class Daemon:
         are sent by a task of their own, so a far end that hangs (an SMTP server
         that stops answering) never holds up the polls that follow.
         """
-        subscriptions, changes, now = self.config.subscriptions, result.diff, self.clock()
+        subscriptions, changes, now = self.subscriptions(), result.diff, self.clock()
         for _, new in changes.moved:
             keep = reminder_instant(new, self.rules)
             await asyncio.to_thread(self.store.cancel, new.uid, keep, now)
@@ -423,7 +439,7 @@ class Daemon:
     def plan(self) -> list[Job]:
         """The jobs the current events and subscriptions call for (nothing is scheduled)."""
         after = self.clock() - self.config.service.misfire_grace
-        return jobs_for(self.events.values(), self.config.subscriptions, self.rules, after=after)
+        return jobs_for(self.events.values(), self.subscriptions(), self.rules, after=after)
 
     async def carry_over(self) -> None:
         """Reminders keyed by another instant of the same written day are the same reminder.

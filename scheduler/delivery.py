@@ -138,6 +138,11 @@ class Courier:
         """Claim and send nothing more; what is claimed and unsent is released by the owner."""
         self._stopping = True
 
+    def subscribe(self, subscriptions: Sequence[Subscription]) -> None:
+        """Deliver for *subscriptions* from now on (self-service subscribers come and go)."""
+        self.subscriptions = tuple(subscriptions)
+        self._by_name = {s.name: s for s in self.subscriptions}
+
     def know(self, events: Mapping[str, Event]) -> None:
         """The events now in the timelines, by uid (what jobs and ledger keys name)."""
         self.events = events
@@ -233,7 +238,7 @@ class Courier:
     def _message(
         self, event: Event, kind: Kind, *, subscription: str, lead: dt.timedelta | None = None
     ) -> Message:
-        service = self.service
+        service, own = self.service, self._subscription(subscription)
         return build_message(
             event,
             kind,
@@ -241,6 +246,8 @@ class Courier:
             zone=service.timezone,
             rules=service.rules,
             feed_url=self._feed(subscription),
+            reader_zone=own.zone,
+            unsubscribe=own.unsubscribe,
         )
 
     def _change_message(
@@ -248,7 +255,7 @@ class Courier:
     ) -> Message:
         if change is None:
             change = Change("dates", what.old or "-", what.new or "removed")
-        service = self.service
+        service, own = self.service, self._subscription(subscription)
         return build_message(
             event,
             Kind.CHANGED,
@@ -256,6 +263,8 @@ class Courier:
             zone=service.timezone,
             rules=service.rules,
             feed_url=self._feed(subscription),
+            reader_zone=own.zone,
+            unsubscribe=own.unsubscribe,
         )
 
     def _for_key(self, key: Key) -> Message | None:

@@ -66,7 +66,9 @@ Key = DeliveryKey
 
 
 def wants(subscription: Subscription, event: Event) -> bool:
-    """True when the subscription's categories include any of the event's."""
+    """True when the subscription's categories include any of the event's (and its term, if any)."""
+    if subscription.term is not None and subscription.term != event.term:
+        return False
     return not subscription.categories.isdisjoint(event.categories)
 
 

@@ -49,6 +49,27 @@ def check_secrets(
             ) from None
 
 
+def check_self_service(config: Config, environ: Mapping[str, str] | None = None) -> None:
+    """Sign-up's signing key is set and long enough; the backends it sends through can be built."""
+    from scheduler.subscribers import MIN_SECRET
+
+    used = set()
+    if config.service.signup:
+        used.add("email")
+        variable = config.service.signup_secret_env
+        value = (os.environ if environ is None else environ).get(variable, "")
+        if len(value) < MIN_SECRET:
+            raise ConfigError(
+                config.path,
+                "service.signup_secret_env",
+                f"environment variable {variable} is unset or shorter than {MIN_SECRET} characters",
+                f"export {variable}=$(openssl rand -base64 48)",
+            )
+    if config.notifiers.get("slack", {}).get("signing_secret_env"):
+        used.add("slack")
+    check_secrets(config, environ, only=used)
+
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 
@@ -161,6 +182,7 @@ def preflight(
     """Everything ``serve`` needs: sources, secrets, the database and the listen address."""
     check_sources(config)
     check_secrets(config, environ)
+    check_self_service(config, environ)
     if database:
         check_database(config)
     if listen:

@@ -30,6 +30,7 @@ from feeds.zones import PROGRAM_ZONE
 from notifiers.config import (
     BOOL,
     DURATION,
+    ENV,
     HTTP_URL,
     REQUIRED,
     TEXT,
@@ -139,6 +140,22 @@ SERVICE = Table(
                 "local hour (program zone) of \"Today:\" notices (informational days) and "
                 "date-only \"now open\" notices",
                 "9"),
+        Setting("signup", BOOL, False,
+                "self-service e-mail sign-up on the page (double opt-in; needs "
+                "`[notifiers.email]`, `signup_secret_env` and `public_url`)", "false"),
+        Setting("signup_secret_env", ENV, "",
+                "variable holding the key (32+ characters) that signs confirm and manage "
+                "links; changing it voids every link already sent", '"LFX_CAL_SIGNUP_SECRET"'),
+        Setting("signup_leads", list_of(DURATION, empty=False), ["7d", "1d"],
+                "the lead times a subscriber may choose from", '["7d", "1d", "1h"]'),
+        Setting("signup_confirm_ttl", DURATION, "48h",
+                "how long a confirmation link works; unconfirmed sign-ups are deleted after it"),
+        Setting("signup_max_pending", integer(1, 1_000_000), 1000,
+                "unconfirmed sign-ups kept at once; more are refused until some expire"),
+        Setting("signup_per_ip", integer(1, 100_000), 10,
+                "sign-up and manage requests one client address may make per hour"),
+        Setting("signup_per_address", integer(1, 1000), 3,
+                "confirmation mails one e-mail address may receive per day"),
     ),
     "where state lives, the program zone, the HTTP listener",
 )  # fmt: skip

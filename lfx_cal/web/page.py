@@ -28,6 +28,7 @@ from feeds.meaning import RowKind, kind_of, over_at, reminder_instant
 from feeds.model import CATEGORIES, Endpoint, Event, Timeline, endpoint_text
 from lfx_cal.web.feeds import feed_names
 from lfx_cal.web.links import absolute, normalize_base, subscribe_links
+from lfx_cal.web.signup import SCRIPT_SOURCE, SignupForm, signup_section
 from lfx_cal.web.sources import public_source
 from lfx_cal.web.svg import timeline_svg
 from scheduler.snapshot import EPOCH, Snapshot
@@ -69,9 +70,9 @@ def _sha256(text: str) -> str:
 def content_security_policy() -> str:
     """The page's CSP: nothing external, only the inlined script and stylesheet."""
     return (
-        f"default-src 'none'; script-src 'sha256-{_sha256(asset('page.js'))}'; "
+        f"default-src 'none'; script-src 'sha256-{_sha256(asset('page.js'))}' {SCRIPT_SOURCE}; "
         f"style-src 'sha256-{_sha256(asset('page.css'))}'; img-src data:; "
-        "base-uri 'none'; form-action 'none'"
+        "base-uri 'none'; form-action 'self'"
     )
 
 
@@ -218,7 +219,12 @@ def _data(snapshot: Snapshot, base: str | None, static: bool) -> str:
 
 
 def render_page(
-    snapshot: Snapshot, now: dt.datetime, *, static: bool = False, base_url: str | None = None
+    snapshot: Snapshot,
+    now: dt.datetime,
+    *,
+    static: bool = False,
+    base_url: str | None = None,
+    signup: SignupForm | None = None,
 ) -> str:
     """The whole HTML page; ``static`` links feeds relatively and drops query filters."""
     zone = ZoneInfo(snapshot.zone)
@@ -248,6 +254,7 @@ def render_page(
         f'<p class="empty" id="upcoming-empty"{"" if not upcoming else " hidden"}>'
         "No upcoming deadlines.</p></section>"
         f"{_subscribe(feed_names(snapshot), prefix, base, static)}"
+        f"{signup_section(signup, snapshot)}"
         f"{_timelines(snapshot, now)}"
         f'<section id="past"{"" if past else " hidden"}><h2>Past deadlines</h2>'
         f'<ol class="deadlines" id="past-list">{past}</ol></section></main>'

@@ -37,6 +37,7 @@ from lfx_cal.web.feeds import (
     rendered,
 )
 from lfx_cal.web.page import Deadline, content_security_policy, deadlines, passed, render_page
+from lfx_cal.web.signup import SignupForm
 from lfx_cal.web.sources import timelines_json
 from notifiers.workers import Workers
 from scheduler.metrics import Metrics
@@ -75,9 +76,12 @@ def not_modified(request: web.Request, etag: str, modified: dt.datetime) -> bool
 class FeedServer:
     """The handlers and their caches (one instance per application)."""
 
-    def __init__(self, state: WebState, base_url: str | None = None) -> None:
+    def __init__(
+        self, state: WebState, base_url: str | None = None, signup: SignupForm | None = None
+    ) -> None:
         self.state = state
         self.base_url = base_url
+        self.signup = signup
         self.names: LRU[str, dict[str, str]] = LRU(8)
         self.feeds: LRU[tuple[str, FeedQuery], Rendered] = LRU(
             max_bytes=CACHE_BYTES, weigh=lambda item: len(item.body)
@@ -186,7 +190,7 @@ class FeedServer:
         split = passed(self.rows.get(snapshot.version, lambda: deadlines(snapshot)), now)
 
         def build() -> Rendered:
-            body = render_page(snapshot, now, base_url=self.base_url).encode()
+            body = render_page(snapshot, now, base_url=self.base_url, signup=self.signup).encode()
             extra = {
                 "Cache-Control": "no-cache",
                 "Content-Security-Policy": content_security_policy() + "; frame-ancestors 'none'",
@@ -215,15 +219,22 @@ async def _server_header(_request: web.Request, response: web.StreamResponse) ->
     response.headers.setdefault("Cache-Control", "no-store")
 
 
-def add_routes(app: web.Application, state: WebState, *, base_url: str | None = None) -> FeedServer:
+def add_routes(
+    app: web.Application,
+    state: WebState,
+    *,
+    base_url: str | None = None,
+    signup: SignupForm | None = None,
+) -> FeedServer:
     """Attach ``/``, ``/feeds/{name}.ics``, ``/api/timelines`` and ``/metrics`` to *app*.
 
     *base_url* (the public address, e.g. ``https://cal.example.org/``) makes the
     page's subscribe links absolute without JavaScript; otherwise the page script
     builds them from the address it was loaded from. Every response of the app
-    says ``Server: lfx-cal`` instead of the Python and aiohttp versions.
+    says ``Server: lfx-cal`` instead of the Python and aiohttp versions. With
+    *signup* the page carries the sign-up form (:mod:`lfx_cal.web.signup`).
     """
-    server = FeedServer(state, base_url)
+    server = FeedServer(state, base_url, signup)
     app.router.add_get("/", server.page)
     app.router.add_get("/feeds/{name}.ics", server.feed)
     app.router.add_get("/api/timelines", server.timelines)

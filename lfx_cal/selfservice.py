@@ -1,0 +1,125 @@
+"""Wiring the self-service parts into ``serve``: e-mail sign-up and the Slack command.
+
+:func:`build` attaches the routes each enabled part needs and returns a
+:class:`SelfService` whose :meth:`~SelfService.reload` hands the confirmed
+subscribers (both channels) to the daemon as ordinary subscriptions. The server
+calls :meth:`~SelfService.start` before the daemon starts and
+:meth:`~SelfService.stop` after it stops. With neither part enabled nothing is
+attached and no table is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from lfx_cal.web.signup import SignupForm, SignupSite
+from lfx_cal.web.slack_commands import SlackCommands
+from notifiers import EmailNotifier, Notifier
+from notifiers.settings import SlackSettings
+from scheduler.config import Config
+from scheduler.daemon import Daemon
+from scheduler.subscribers import Links, State, Subscribers, subscriptions
+
+
+def backends(config: Config) -> set[str]:
+    """The notifiers the self-service parts deliver through (beyond the configured ones)."""
+    found = set()
+    if config.service.signup:
+        found.add("email")
+    if signing_secret_env(config):
+        found.add("slack")
+    return found
+
+
+def signing_secret_env(config: Config) -> str:
+    """``[notifiers.slack] signing_secret_env`` ("" when the command is off)."""
+    table = config.notifiers.get("slack", {})
+    value = table.get("signing_secret_env", "")
+    return value if isinstance(value, str) else ""
+
+
+@dataclass
+class SelfService:
+    """The enabled self-service parts of one application."""
+
+    daemon: Daemon
+    rows: Subscribers | None = None
+    signup: SignupSite | None = None
+    slack: SlackCommands | None = None
+    links: Links | None = None
+    form: SignupForm | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    async def reload(self) -> None:
+        """Hand every confirmed subscriber to the daemon (it re-plans)."""
+        if self.rows is None:
+            return
+        rows = await asyncio.to_thread(self.rows.listing, State.CONFIRMED)
+        self.daemon.set_subscribers(subscriptions(rows, self.links))
+
+    async def start(self) -> None:
+        """Load the subscribers before the daemon plans for the first time."""
+        await self.reload()
+
+    async def stop(self) -> None:
+        """Let queued confirmation mails and Slack answers finish (briefly), then close."""
+        if self.signup is not None:
+            await self.signup.drain(3.0)
+        if self.slack is not None:
+            await self.slack.drain(3.0)
+        if self.rows is not None and not self._closed:
+            self._closed = True
+            self.rows.close()
+
+
+def build(
+    app: web.Application,
+    config: Config,
+    daemon: Daemon,
+    notifiers: Mapping[str, Notifier],
+    *,
+    clock: Callable[[], dt.datetime],
+    environ: Mapping[str, str] | None = None,
+) -> SelfService:
+    """Attach the enabled parts' routes to *app*; secrets come from *environ* (os.environ)."""
+    env = os.environ if environ is None else environ
+    service = config.service
+    parts = SelfService(daemon)
+    slack_env = signing_secret_env(config)
+    if not service.signup and not slack_env:
+        return parts
+    parts.rows = Subscribers(service.database)
+
+    if service.signup:
+        mailer = notifiers["email"]
+        assert isinstance(mailer, EmailNotifier)
+        site = SignupSite(
+            service,
+            parts.rows,
+            mailer,
+            env.get(service.signup_secret_env, ""),
+            reload=parts.reload,
+            snapshot=lambda: daemon.snapshot,
+            clock=clock,
+        )
+        site.add_routes(app)
+        parts.signup, parts.links, parts.form = site, site.links, site.form
+    if slack_env:
+        settings = SlackSettings.from_dict(config.notifiers["slack"], env)
+        commands = SlackCommands(
+            settings.signing_secret,
+            service,
+            parts.rows,
+            reload=parts.reload,
+            snapshot=lambda: daemon.snapshot,
+            clock=clock,
+        )
+        commands.add_routes(app)
+        parts.slack = commands
+    return parts

@@ -1,0 +1,299 @@
+"""Self-service e-mail sign-up end to end: Chromium, the served page, aiosmtpd, the ledger.
+
+A real ``make_app`` (daemon, SQLite, the e-mail backend) on loopback; headless
+Chromium (in Asia/Tokyo) fills the form on the page; aiosmtpd receives the
+confirmation; the test follows the link, confirms with the button, a reminder
+due a minute later (injected clock) arrives with List-Unsubscribe headers and
+Tokyo times; the RFC 8058 one-click POST stops the next one. Replayed and
+expired tokens, forged posts and floods are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import email.policy
+import http.client
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+from aiohttp import web
+
+from lfx_cal.server import DAEMON, make_app
+from scheduler.config import parse_config
+from scheduler.ledger_base import Kind
+from scheduler.store import Store
+from scheduler.subscribers import Full, Prefs, Purpose, Signer, Subscribers
+from tests._daemon import free_port, write_term
+from tests._servers_smtp import Handler, start_plain
+from tests.test_web_http import Served
+
+SECRET = "s" * 40
+T = TypeVar("T")
+
+
+class Clock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+class Bound(Served):
+    """:class:`Served` on a port chosen beforehand (the config's public_url names it)."""
+
+    def __init__(self, app: web.Application, port: int) -> None:
+        super().__init__(app)
+        self.port = port
+
+    async def _start(self) -> None:
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    def run(self, work: Callable[[], Any]) -> Any:
+        """Run ``work()`` (a coroutine factory) on the app's loop and wait for it."""
+        return asyncio.run_coroutine_threadsafe(work(), self.loop).result(20)
+
+    def post(self, path: str, fields: dict[str, str], **headers: str) -> tuple[int, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            body = urlencode(fields)
+            head = {"Content-Type": "application/x-www-form-urlencoded"}
+            head |= {k.replace("_", "-"): v for k, v in headers.items()}
+            connection.request("POST", path, body=body, headers=head)
+            response = connection.getresponse()
+            return response.status, response.read().decode()
+        finally:
+            connection.close()
+
+
+def wait_for(check: Callable[[], T], timeout: float = 10.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
+CONFIG = """
+[service]
+database = "sqlite:///{db}"
+timezone = "America/Los_Angeles"
+listen = "127.0.0.1:{port}"
+public_url = "http://127.0.0.1:{port}/"
+signup = true
+signup_secret_env = "LFX_CAL_TEST_SIGNUP_SECRET"
+signup_leads = ["1d", "1h"]
+signup_per_ip = {per_ip}
+signup_per_address = 2
+[[sources]]
+name = "t"
+path = "{doc}"
+[notifiers.email]
+host = "127.0.0.1"
+port = {smtp}
+security = "none"
+from = "LFX Reminders <lfx@example.org>"
+"""
+
+
+def driver_or_skip() -> Any:
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        webdriver = None  # type: ignore[assignment]
+    if webdriver is None or chromium is None or driver is None:
+        if os.environ.get("LFX_CAL_REQUIRE_BROWSER"):
+            pytest.fail("LFX_CAL_REQUIRE_BROWSER is set but chromium/chromedriver is missing")
+        pytest.skip("headless Chromium not installed")
+    options = Options()
+    options.binary_location = chromium
+    profile = tempfile.mkdtemp(prefix="lfx-cal-signup-")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", f"--user-data-dir={profile}"):  # fmt: skip
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(driver), options=options), profile
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    deadline = now + dt.timedelta(days=1, minutes=1)  # the 1-day reminder is due in a minute
+    doc = tmp_path / "term.md"
+    write_term(doc, [("Mentee Applications Close", deadline)])
+    handler = Handler()
+    smtp = start_plain(handler)
+    port = free_port()
+    text = CONFIG.format(
+        db=(tmp_path / "s.db").as_posix(), doc=doc.as_posix(), port=port, smtp=smtp.port, per_ip=4
+    )
+    config = parse_config(text, str(tmp_path / "c.toml"))
+    monkeypatch.setenv("LFX_CAL_TEST_SIGNUP_SECRET", SECRET)
+    clock = Clock(now)
+    app = make_app(config, feed_url=f"http://127.0.0.1:{port}/feeds/all.ics", clock=clock)
+    try:
+        with Bound(app, port) as served:
+            wait_for(lambda: b"Mentee" in served.get("/api/timelines").body)
+            yield {
+                "served": served,
+                "smtp": handler,
+                "clock": clock,
+                "deadline": deadline,
+                "config": config,
+                "daemon": app[DAEMON],
+            }
+    finally:
+        smtp.stop()
+
+
+def link_in(raw: bytes, path: str) -> str:
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    body = mail.get_body(("plain",))
+    assert body is not None
+    found = re.search(rf"(http://\S+{path}\?t=\S+)", body.get_content())
+    assert found, body.get_content()
+    return found.group(1)
+
+
+def test_sign_up_confirm_remind_and_one_click_unsubscribe(world: dict[str, Any]) -> None:
+    served: Bound = world["served"]
+    smtp: Handler = world["smtp"]
+    clock: Clock = world["clock"]
+    browser, profile = driver_or_skip()
+    try:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import Select
+
+        browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Tokyo"})
+        browser.get(served.url("/"))
+        form = browser.find_element(By.ID, "signup-form")
+        zone = form.find_element(By.NAME, "zone")
+        assert zone.get_attribute("value") == "Asia/Tokyo"  # detected by the pinned script
+        form.find_element(By.NAME, "email").send_keys("Mentee@Example.org")
+        Select(form.find_element(By.NAME, "role")).select_by_value("mentee")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for(lambda: "Check your inbox" in browser.page_source)
+        confirmation = wait_for(lambda: smtp.messages)[0]
+        assert confirmation.rcpt_tos == ["mentee@example.org"]
+        link = link_in(confirmation.content, "/confirm")
+        browser.get(link)  # opening the link (a mail scanner would) confirms nothing
+        assert "Confirm my subscription" in browser.page_source
+        token = dict(p.split("=", 1) for p in urlsplit(link).query.split("&"))["t"]
+        browser.find_element(By.ID, "confirm").click()
+        wait_for(lambda: "You are subscribed" in browser.page_source)
+    finally:
+        browser.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+    # A replayed confirmation is refused (the token was used).
+    origin = served.url("").rstrip("/")
+    assert served.post("/confirm", {"t": token}, Origin=origin)[0] == 410
+
+    # The 1-day reminder, due a minute after sign-up, in the subscriber's zone and headers.
+    daemon = world["daemon"]
+    jobs = sorted(
+        (j for j in daemon.plan() if j.kind == Kind.REMINDER), key=lambda j: j.lead, reverse=True
+    )
+    assert [j.lead for j in jobs] == [dt.timedelta(days=1), dt.timedelta(hours=1)]
+    clock.now = jobs[0].due
+    served.run(lambda: daemon.courier.fire(jobs[0]))
+    reminder = wait_for(lambda: smtp.messages[1:])[0]
+    mail = email.message_from_bytes(reminder.content, policy=email.policy.default)
+    assert reminder.rcpt_tos == ["mentee@example.org"]
+    assert "JST" in str(mail["Subject"]) and "in 1 day" in str(mail["Subject"])
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = str(mail["List-Unsubscribe"])
+    https, mailto = re.findall(r"<([^>]+)>", unsubscribe)
+    assert https.startswith(f"{origin}/unsubscribe?t=") and mailto.startswith("mailto:lfx@")
+    assert "/manage?t=" in mail.get_body(("plain",)).get_content()
+
+    # RFC 8058 one-click: a form POST, no cookie, no origin; pending deliveries go at once.
+    path = https.removeprefix(origin)
+    assert served.post(path, {"List-Unsubscribe": "One-Click"})[0] == 200
+    with Store(world["config"].service.database) as store:
+        rows = store.deliveries()
+    assert not [d for d in rows if d.key.subscription.startswith("subscriber-")]
+    clock.now = jobs[1].due
+    served.run(lambda: daemon.courier.fire(jobs[1]))
+    time.sleep(0.3)
+    assert len(smtp.messages) == 2  # nothing after the unsubscribe
+
+    # An expired confirmation link is refused.
+    status, _ = served.post(
+        "/signup",
+        {"email": "late@example.org", "lead": "1d", "zone": "UTC", "role": ""},
+        Sec_Fetch_Site="same-origin",
+    )
+    assert status == 200
+    late = link_in(wait_for(lambda: smtp.messages[2:])[0].content, "/confirm")
+    clock.now += dt.timedelta(hours=49)
+    assert served.get(late.removeprefix(origin)).status == 410
+
+
+def test_forged_posts_and_floods_are_refused(world: dict[str, Any]) -> None:
+    served: Bound = world["served"]
+    fields = {"email": "x@example.org", "lead": "1d", "zone": "UTC"}
+    assert served.post("/signup", fields)[0] == 403  # no proof at all
+    assert served.post("/signup", fields, Sec_Fetch_Site="cross-site")[0] == 403
+    assert served.post("/signup", fields, Origin="http://evil.example")[0] == 403
+    assert served.post("/signup", {**fields, "csrf": "abc"}, Cookie="lfx_csrf=abd")[0] == 403
+    assert served.post("/signup", {**fields, "csrf": "abc"}, Cookie="lfx_csrf=abc")[0] == 200
+    # The same answer for a known address; its mails stop at the per-address limit (2).
+    answers = {served.post("/signup", fields, Sec_Fetch_Site="same-origin")[1] for _ in range(2)}
+    assert len(answers) == 1
+    # A flood from one client: over signup_per_ip (4 an hour) is refused.
+    statuses = [
+        served.post(
+            "/signup", {**fields, "email": f"f{i}@example.org"}, Sec_Fetch_Site="same-origin"
+        )[0]
+        for i in range(3)
+    ]
+    assert statuses == [200, 429, 429]  # the fourth request of the hour passes, then no more
+    time.sleep(0.3)
+    to_x = [m for m in world["smtp"].messages if m.rcpt_tos == ["x@example.org"]]
+    assert len(to_x) == 2  # the per-address limit: three accepted requests, two mails
+
+
+def test_tokens_and_pending_cap(tmp_path: Path) -> None:
+    rows = Subscribers(f"sqlite:///{tmp_path / 's.db'}")
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    prefs = Prefs(None, (dt.timedelta(days=1),), "UTC")
+    limits = {"ttl": dt.timedelta(hours=1), "max_pending": 2, "per_address": 3}
+    for name in ("a", "b"):
+        mail, _ = rows.request(f"{name}@example.org", prefs, now, **limits)
+        assert mail is not None
+    with pytest.raises(Full):
+        rows.request("c@example.org", prefs, now, **limits)
+    # Known addresses are refused alike when full (no enumeration through the cap).
+    with pytest.raises(Full):
+        rows.request("a@example.org", prefs, now, **limits)
+    # Expired sign-ups are deleted, which makes room again.
+    later = now + dt.timedelta(hours=2)
+    assert rows.request("c@example.org", prefs, later, **limits)[0] is not None
+    signer = Signer(SECRET)
+    token = signer.make(Purpose.CONFIRM, 7, "nonce", later)
+    assert signer.read(Purpose.CONFIRM, token, now) == (7, "nonce")
+    for bad in (token[:-2] + "xx", token.replace(".nonce.", ".other."), "1.2.3"):
+        with pytest.raises(ValueError):
+            signer.read(Purpose.CONFIRM, bad, now)
+    with pytest.raises(ValueError):  # a confirm token does not manage
+        signer.read(Purpose.MANAGE, token, now)
+    with pytest.raises(ValueError):
+        signer.read(Purpose.CONFIRM, token, later + dt.timedelta(seconds=1))
+    rows.close()
