@@ -272,6 +272,39 @@ def publish(config_path: str, out: str, base_url: str | None) -> None:
     raise SystemExit(run_publish(config_path, out, base_url=base_url))
 
 
+@cli.group()
+def subscribers() -> None:
+    """Self-service subscribers (sign-up form, Slack /deadlines): list, export, remove."""
+
+
+@subscribers.command("list")
+@config_option()
+def subscribers_list(config_path: str) -> None:
+    """One line per subscriber: id, channel, state, address, role, leads, zone, term."""
+    from lfx_cal.subscribers_cmd import list_rows
+
+    raise SystemExit(list_rows(config_path))
+
+
+@subscribers.command("export")
+@config_option()
+def subscribers_export(config_path: str) -> None:
+    """Every stored field of every subscriber, as JSON lines."""
+    from lfx_cal.subscribers_cmd import export_rows
+
+    raise SystemExit(export_rows(config_path))
+
+
+@subscribers.command("remove")
+@config_option()
+@click.argument("address")
+def subscribers_remove(config_path: str, address: str) -> None:
+    """Delete ADDRESS (e-mail or Slack user id) and its pending and past deliveries."""
+    from lfx_cal.subscribers_cmd import remove_address
+
+    raise SystemExit(remove_address(config_path, address))
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()

@@ -274,7 +274,7 @@ class Subscribers:
 
     def __init__(self, url: str) -> None:
         self.url, self._engine = open_engine(url)
-        metadata.create_all(self._engine, tables=[subscribers], checkfirst=True)
+        metadata.create_all(self._engine, tables=[subscribers, deliveries], checkfirst=True)
 
     def close(self) -> None:
         """Close the pooled connections."""

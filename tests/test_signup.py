@@ -15,6 +15,8 @@ import datetime as dt
 import email
 import email.policy
 import http.client
+import json
+import logging
 import os
 import re
 import shutil
@@ -171,7 +173,10 @@ def link_in(raw: bytes, path: str) -> str:
     return found.group(1)
 
 
-def test_sign_up_confirm_remind_and_one_click_unsubscribe(world: dict[str, Any]) -> None:
+def test_sign_up_confirm_remind_and_one_click_unsubscribe(
+    world: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     served: Bound = world["served"]
     smtp: Handler = world["smtp"]
     clock: Clock = world["clock"]
@@ -222,6 +227,12 @@ def test_sign_up_confirm_remind_and_one_click_unsubscribe(world: dict[str, Any])
     https, mailto = re.findall(r"<([^>]+)>", unsubscribe)
     assert https.startswith(f"{origin}/unsubscribe?t=") and mailto.startswith("mailto:lfx@")
     assert "/manage?t=" in mail.get_body(("plain",)).get_content()
+
+    # The address is in none of the public or operational outputs, nor in INFO logs.
+    for path in ("/metrics", "/healthz", "/api/timelines", "/", "/feeds/all.ics"):
+        assert b"example.org" not in served.get(path).body.lower(), path
+    ours = [r.getMessage() for r in caplog.records if not r.name.startswith("mail.log")]
+    assert ours and not [m for m in ours if "example.org" in m.lower()]  # aiosmtpd's are not
 
     # RFC 8058 one-click: a form POST, no cookie, no origin; pending deliveries go at once.
     path = https.removeprefix(origin)
@@ -296,4 +307,31 @@ def test_tokens_and_pending_cap(tmp_path: Path) -> None:
         signer.read(Purpose.MANAGE, token, now)
     with pytest.raises(ValueError):
         signer.read(Purpose.CONFIRM, token, later + dt.timedelta(seconds=1))
+    rows.close()
+
+
+def test_operator_commands_list_export_remove(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lfx_cal.cli import cli
+
+    db = tmp_path / "s.db"
+    (tmp_path / "c.toml").write_text(f'[service]\ndatabase = "sqlite:///{db.as_posix()}"\n')
+    rows = Subscribers(f"sqlite:///{db}")
+    now = dt.datetime.now(dt.UTC)
+    prefs = Prefs("mentee", (dt.timedelta(days=1),), "Asia/Tokyo")
+    rows.request("a@example.org", prefs, now, ttl=dt.timedelta(hours=1), max_pending=9,
+                 per_address=3)  # fmt: skip
+    rows.slack_subscribe("U0SLACK", prefs, now)
+    config = ["--config", str(tmp_path / "c.toml")]
+    listed = CliRunner().invoke(cli, ["subscribers", "list", *config])
+    assert listed.exit_code == 0 and "a@example.org" in listed.output and "U0SLACK" in listed.output
+    exported = CliRunner().invoke(cli, ["subscribers", "export", *config])
+    records = [json.loads(line) for line in exported.output.splitlines()]
+    assert {r["address"] for r in records} == {"a@example.org", "U0SLACK"}
+    assert records[0]["zone"] == "Asia/Tokyo" and records[0]["state"] == "pending"
+    removed = CliRunner().invoke(cli, ["subscribers", "remove", "A@Example.org", *config])
+    assert removed.exit_code == 0 and [r.address for r in rows.listing()] == ["U0SLACK"]
+    again = CliRunner().invoke(cli, ["subscribers", "remove", "a@example.org", *config])
+    assert again.exit_code == 1
     rows.close()
