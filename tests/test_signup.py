@@ -32,7 +32,7 @@ from aiohttp import web
 
 from lfx_cal.server import DAEMON, make_app
 from scheduler.config import parse_config
-from scheduler.ledger_base import Kind
+from scheduler.ledger_base import Kind, Status
 from scheduler.store import Store
 from scheduler.subscribers import Full, Prefs, Purpose, Signer, Subscribers
 from tests._daemon import free_port, write_term
@@ -334,4 +334,45 @@ def test_operator_commands_list_export_remove(tmp_path: Path) -> None:
     assert removed.exit_code == 0 and [r.address for r in rows.listing()] == ["U0SLACK"]
     again = CliRunner().invoke(cli, ["subscribers", "remove", "a@example.org", *config])
     assert again.exit_code == 1
+    rows.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 's.db'}"
+        return
+    from tests._postgres import fresh_database
+
+    with fresh_database(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+def test_life_cycle_on_sqlite_and_postgresql(database: str) -> None:
+    from scheduler.ledger_base import DeliveryKey
+
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    prefs = Prefs(None, (dt.timedelta(days=1),), "UTC")
+    rows = Subscribers(database)
+    limits = {"ttl": dt.timedelta(hours=1), "max_pending": 9, "per_address": 3}
+    mail, _ = rows.request("p@example.org", prefs, now, **limits)
+    assert mail is not None and rows.pending(mail.subscriber, mail.nonce) is not None
+    confirmed = rows.confirm(mail.subscriber, mail.nonce, now)
+    assert confirmed is not None and confirmed.state == "confirmed"
+    assert rows.confirm(mail.subscriber, mail.nonce, now) is None  # once only
+    again, _ = rows.request("P@example.org", Prefs("mentor", prefs.leads, "UTC"), now, **limits)
+    assert again is not None and again.kind == "known"  # choices untouched
+    assert rows.listing()[0].prefs.role is None
+    with Store(database) as store:
+        key = DeliveryKey(confirmed.name, Kind.REMINDER, "e@x", 86400, "2030-01-03T00:00:00Z",
+                          "p@example.org")  # fmt: skip
+        store.ensure([(key, now)], now)
+        assert rows.change(confirmed.id, confirmed.manage_nonce, Prefs("mentor", prefs.leads,
+                           "Asia/Tokyo"), now)  # fmt: skip
+        assert not store.deliveries()  # planned for the old choices: dropped
+        store.ensure([(key, now)], now)
+        assert not rows.unsubscribe(confirmed.id, "wrong-nonce")
+        assert rows.unsubscribe(confirmed.id, confirmed.manage_nonce)
+        assert not store.deliveries() and not rows.listing()
+        assert Status.PENDING not in store.counts()
     rows.close()
