@@ -6,12 +6,20 @@ subscribers (both channels) to the daemon as ordinary subscriptions. The server
 calls :meth:`~SelfService.start` before the daemon starts and
 :meth:`~SelfService.stop` after it stops. With neither part enabled nothing is
 attached and no table is read.
+
+The process that serves a sign-up, a change or an unsubscribe reloads at
+once; every process also reloads every :data:`RELOAD` seconds, so replicas
+sharing one PostgreSQL database pick up each other's subscribers (a removed
+subscriber's ledger rows are already gone, so a stale replica has nothing of
+theirs to send).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +33,10 @@ from notifiers.settings import SlackSettings
 from scheduler.config import Config
 from scheduler.daemon import Daemon
 from scheduler.subscribers import Links, State, Subscribers, subscriptions
+
+log = logging.getLogger("lfx_cal.selfservice")
+RELOAD = 60.0
+"""Seconds between two reloads of the subscribers (other replicas' changes)."""
 
 
 def backends(config: Config) -> set[str]:
@@ -55,6 +67,7 @@ class SelfService:
     links: Links | None = None
     form: SignupForm | None = None
     _closed: bool = field(default=False, repr=False)
+    _reloading: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def reload(self) -> None:
         """Hand every confirmed subscriber to the daemon (it re-plans)."""
@@ -64,11 +77,25 @@ class SelfService:
         self.daemon.set_subscribers(subscriptions(rows, self.links))
 
     async def start(self) -> None:
-        """Load the subscribers before the daemon plans for the first time."""
+        """Load the subscribers before the daemon plans for the first time, then every minute."""
         await self.reload()
+        if self.rows is not None:
+            self._reloading = asyncio.create_task(self._every(RELOAD))
+
+    async def _every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.reload()
+            except Exception as error:  # the database may be away for a while; keep the last list
+                log.warning("could not reload self-service subscribers: %s", type(error).__name__)
 
     async def stop(self) -> None:
         """Let queued confirmation mails and Slack answers finish (briefly), then close."""
+        if self._reloading is not None:
+            self._reloading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reloading
         if self.signup is not None:
             await self.signup.drain(3.0)
         if self.slack is not None:

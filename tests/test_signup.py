@@ -376,3 +376,66 @@ def test_life_cycle_on_sqlite_and_postgresql(database: str) -> None:
         assert not store.deliveries() and not rows.listing()
         assert Status.PENDING not in store.counts()
     rows.close()
+
+
+def test_manage_page_changes_choices_with_csrf_proof(world: dict[str, Any]) -> None:
+    served: Bound = world["served"]
+    origin = served.url("").rstrip("/")
+    fields = {"email": "m@example.org", "lead": "1d", "zone": "UTC", "role": "mentee"}
+    assert served.post("/signup", fields, Origin=origin)[0] == 200
+    link = link_in(wait_for(lambda: world["smtp"].messages)[0].content, "/confirm")
+    token = link.split("?t=", 1)[1]
+    assert served.post("/confirm", {"t": token})[0] == 403  # no proof
+    status, page = served.post("/confirm", {"t": token}, Origin=origin)
+    assert status == 200
+    manage = re.search(r'href="(http://[^"]+/manage\?t=[^"]+)"', page)
+    assert manage
+    path = manage.group(1).removeprefix(origin)
+    form = served.get(path)
+    assert form.status == 200 and b'id="unsubscribe-button"' in form.body
+    change = {"t": path.split("?t=", 1)[1], "lead": "1h", "zone": "Europe/Berlin", "role": ""}
+    assert served.post("/manage", change, Sec_Fetch_Site="cross-site")[0] == 403
+    assert served.post("/manage", {**change, "zone": "Mars/Base"}, Origin=origin)[0] == 400
+    assert served.post("/manage", change, Origin=origin)[0] == 200
+    mine = [s for s in world["daemon"].subscriptions() if s.name.startswith("subscriber-")]
+    assert [(s.zone, s.leads) for s in mine] == [("Europe/Berlin", (dt.timedelta(hours=1),))]
+    assert served.post("/manage", {**change, "t": change["t"] + "x"}, Origin=origin)[0] == 410
+
+
+def test_sign_up_needs_its_settings() -> None:
+    from scheduler.config import ConfigError
+    from scheduler.preflight import check_self_service
+
+    base = '[service]\nsignup = true\nsignup_secret_env = "S"\n'
+    email = '[notifiers.email]\nhost = "h"\nfrom = "a@example.org"\n'
+    with pytest.raises(ConfigError, match=r"service\.signup.*\[notifiers\.email\]"):
+        parse_config(base)
+    with pytest.raises(ConfigError, match=r"signup_secret_env.*missing"):
+        parse_config("[service]\nsignup = true\n" + email)
+    config = parse_config(base + email)
+    with pytest.raises(ConfigError, match="shorter than 32"):
+        check_self_service(config, {"S": "short"})
+    check_self_service(config, {"S": SECRET})
+    with pytest.raises(ConfigError, match="token_env"):
+        check_self_service(
+            parse_config('[notifiers.slack]\nwebhook_env = "W"\nsigning_secret_env = "G"\n'),
+            {"W": "https://hooks.example/x", "G": "g"},
+        )
+
+
+def test_a_readers_zone_changes_the_words_not_the_instant() -> None:
+    from feeds.model import Event
+    from notifiers import build_message
+
+    close = dt.date(2031, 6, 3)  # date-only: the end of the day in the program zone
+    event = Event(
+        uid="u@x", term="lfx-2031-t2", title="Mentee Applications", start=dt.date(2031, 5, 1),
+        end=close, categories=("application",),
+    )  # fmt: skip
+    program = build_message(event, Kind.REMINDER, lead=dt.timedelta(days=1),
+                            zone="America/Los_Angeles")  # fmt: skip
+    tokyo = build_message(event, Kind.REMINDER, lead=dt.timedelta(days=1),
+                          zone="America/Los_Angeles", reader_zone="Asia/Tokyo")  # fmt: skip
+    assert tokyo.deadline == program.deadline
+    assert "PDT" in program.title and "JST" in tokyo.title and "PDT" not in tokyo.title
+    assert "Jun 4" in tokyo.deadline_text and "JST" in tokyo.text
