@@ -30,12 +30,15 @@ from lfx_cal.web.signup import SignupForm, SignupSite
 from lfx_cal.web.slack_commands import SlackCommands
 from notifiers import EmailNotifier, Notifier
 from notifiers.settings import SlackSettings
-from scheduler.config import Config
+from scheduler.config import Config, Subscription
 from scheduler.daemon import Daemon
 from scheduler.subscribers import Links, State, Subscribers, subscriptions
 
 log = logging.getLogger("lfx_cal.selfservice")
 RELOAD = 60.0
+"""Seconds between two reloads of the subscribers (other replicas' changes)."""
+PARTS: web.AppKey[SelfService] = web.AppKey("selfservice")
+"""Where :func:`build` leaves the application's :class:`SelfService`."""
 """Seconds between two reloads of the subscribers (other replicas' changes)."""
 
 
@@ -68,13 +71,36 @@ class SelfService:
     form: SignupForm | None = None
     _closed: bool = field(default=False, repr=False)
     _reloading: asyncio.Task[None] | None = field(default=None, repr=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _asked: int = field(default=0, repr=False)
+    _loaded: int = field(default=0, repr=False)
 
     async def reload(self) -> None:
-        """Hand every confirmed subscriber to the daemon (it re-plans)."""
+        """Hand every confirmed subscriber to the daemon (it re-plans).
+
+        Reloads coalesce: a caller whose change an already finished reload
+        (one started after the call) has seen returns at once, so a burst of
+        confirmations costs a few reloads, not one each.
+        """
         if self.rows is None:
             return
-        rows = await asyncio.to_thread(self.rows.listing, State.CONFIRMED)
-        self.daemon.set_subscribers(subscriptions(rows, self.links))
+        self._asked += 1
+        ticket = self._asked
+        async with self._lock:
+            if self._loaded >= ticket:
+                return
+            start = self._asked
+            await self._load(self.rows)
+            self._loaded = start
+
+    async def _load(self, rows: Subscribers) -> None:
+        links = self.links
+
+        def load() -> tuple[Subscription, ...]:
+            return subscriptions(rows.listing(State.CONFIRMED), links)
+
+        found = await asyncio.to_thread(load)  # reading and signing stay off the loop
+        self.daemon.set_subscribers(found)
 
     async def start(self) -> None:
         """Load the subscribers before the daemon plans for the first time, then every minute."""
@@ -118,6 +144,7 @@ def build(
     env = os.environ if environ is None else environ
     service = config.service
     parts = SelfService(daemon)
+    app[PARTS] = parts
     slack_env = signing_secret_env(config)
     if not service.signup and not slack_env:
         return parts

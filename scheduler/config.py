@@ -108,6 +108,8 @@ class Subscription:
     """A self-service subscriber's own zone for the times in messages (None: the program zone)."""
     unsubscribe: Unsubscribe | None = None
     """A self-service subscriber's unsubscribe and manage links (None for configured ones)."""
+    personal: bool = False
+    """A self-service subscriber: logs name the subscription, never the address."""
 
 
 @dataclass(frozen=True)

@@ -350,7 +350,7 @@ class Courier:
         if reason:
             await asyncio.to_thread(ledger.mark_skipped, [key], now, reason)
             metrics.reminders.labels("skipped").inc()
-            log.warning("skipped %s -> %s: %s", key.uid, key.target, reason)
+            log.warning("skipped %s -> %s: %s", key.uid, self._who(key), self._private(key, reason))
             return None
         notifier = self.notifiers[self._subscription(key.subscription).notifier]
         try:
@@ -365,7 +365,7 @@ class Courier:
             await self._mark_failed(key, f"{type(error).__name__}: {error}", None)
             return None
         except Exception as error:  # a backend bug must not stop the fan-out
-            log.exception("delivery %s -> %s: unexpected error", key.uid, key.target)
+            log.exception("delivery %s -> %s: unexpected error", key.uid, self._who(key))
             retry = self.clock() + backoff(attempts) if attempts < MAX_ATTEMPTS else None
             await self._mark_failed(key, f"{type(error).__name__}: {error}"[:500], retry)
             return str(error)
@@ -394,4 +394,18 @@ class Courier:
         now = self.clock()
         await asyncio.to_thread(self.ledger.mark_failed, key, now, error, retry_at=retry)
         self.metrics.reminders.labels("retried" if retry else "failed").inc()
-        log.warning("delivery %s -> %s failed: %s", key.uid, key.target, error)
+        log.warning(
+            "delivery %s -> %s failed: %s", key.uid, self._who(key), self._private(key, error)
+        )
+
+    def _personal(self, key: Key) -> bool:
+        found = self._by_name.get(key.subscription)
+        return found is None or found.personal  # a gone subscription was a self-service one
+
+    def _who(self, key: Key) -> str:
+        """How logs name *key*'s target: a self-service subscriber by subscription name only."""
+        return key.subscription if self._personal(key) else key.target
+
+    def _private(self, key: Key, text: str) -> str:
+        """*text* (an error, a reason) without a self-service subscriber's address in it."""
+        return text.replace(key.target, key.subscription) if self._personal(key) else text

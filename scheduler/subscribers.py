@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
@@ -213,7 +214,7 @@ class Signer:
 
     def _mac(self, purpose: Purpose, ident: int, nonce: str, expiry: int) -> str:
         text = f"{purpose}|{ident}|{nonce}|{expiry}".encode()
-        return _b64(hmac.new(self._key, text, hashlib.sha256).digest()[:16])
+        return _b64(hmac.digest(self._key, text, "sha256")[:16])
 
     def make(
         self, purpose: Purpose, ident: int, nonce: str, expires: dt.datetime | None = None
@@ -239,6 +240,7 @@ def _leads_text(leads: Sequence[dt.timedelta]) -> str:
     return ",".join(str(int(lead.total_seconds())) for lead in leads)
 
 
+@functools.lru_cache(maxsize=256)
 def _leads_of(text: str) -> tuple[dt.timedelta, ...]:
     return tuple(dt.timedelta(seconds=int(part)) for part in text.split(",") if part)
 
@@ -565,6 +567,7 @@ def subscriptions(
                 zone=prefs.zone,
                 term=prefs.term,
                 unsubscribe=unsubscribe,
+                personal=True,
             )
         )
     return tuple(found)
