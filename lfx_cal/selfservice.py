@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from lfx_cal.web.signup import SignupForm, SignupSite
+from lfx_cal.web.signup import SignupSite
+from lfx_cal.web.signup_form import SignupForm
 from lfx_cal.web.slack_commands import SlackCommands
 from notifiers import EmailNotifier, Notifier
 from notifiers.settings import SlackSettings

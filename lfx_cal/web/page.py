@@ -28,7 +28,7 @@ from feeds.meaning import RowKind, kind_of, over_at, reminder_instant
 from feeds.model import CATEGORIES, Endpoint, Event, Timeline, endpoint_text
 from lfx_cal.web.feeds import feed_names
 from lfx_cal.web.links import absolute, normalize_base, subscribe_links
-from lfx_cal.web.signup import SCRIPT_SOURCE, SignupForm, signup_section
+from lfx_cal.web.signup_form import SCRIPT_SOURCE, SignupForm, signup_section
 from lfx_cal.web.sources import public_source
 from lfx_cal.web.svg import timeline_svg
 from scheduler.snapshot import EPOCH, Snapshot

@@ -37,7 +37,7 @@ from lfx_cal.web.feeds import (
     rendered,
 )
 from lfx_cal.web.page import Deadline, content_security_policy, deadlines, passed, render_page
-from lfx_cal.web.signup import SignupForm
+from lfx_cal.web.signup_form import SignupForm
 from lfx_cal.web.sources import timelines_json
 from notifiers.workers import Workers
 from scheduler.metrics import Metrics

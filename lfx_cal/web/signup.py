@@ -35,17 +35,14 @@ Decisions:
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import datetime as dt
-import hashlib
 import hmac
 import logging
 import secrets
 import smtplib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from html import escape
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,8 +51,16 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from feeds.categories import ROLES
-from feeds.durations import format_duration
 from feeds.zones import valid_zone
+from lfx_cal.web.signup_form import (
+    MAX_ADDRESS,
+    SCRIPT_SOURCE,
+    SignupForm,
+    choice_fields,
+    csp_hash,
+    lead_text,
+    signup_section,
+)
 from notifiers.errors import DeliveryError
 from notifiers.mailbuild import message_id, parse_address, plain_mail
 from notifiers.smtp import EmailNotifier
@@ -78,13 +83,6 @@ log = logging.getLogger("lfx_cal.signup")
 CSRF_COOKIE = "lfx_csrf"
 MAX_FORM = 4096
 """Largest form body read, in bytes."""
-MAX_ADDRESS = 254
-ZONE_SCRIPT = (
-    "(function(){var z=Intl.DateTimeFormat().resolvedOptions().timeZone;"
-    'document.querySelectorAll("input[data-detect-zone]").forEach(function(i){'
-    "if(z){i.value=z;}});})();"
-)
-"""Puts the viewer's zone in the sign-up form (the form works without it)."""
 STYLE = (
     "body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}"
     "fieldset{border:1px solid #ccc;margin:0 0 1rem}label{display:block;margin:.3rem 0}"
@@ -92,78 +90,10 @@ STYLE = (
 )
 
 
-def _hash(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
-
-
-SCRIPT_SOURCE = _hash(ZONE_SCRIPT)
-"""The CSP source that allows :data:`ZONE_SCRIPT` (the home page adds it to ``script-src``)."""
 PAGE_CSP = (
-    f"default-src 'none'; script-src {SCRIPT_SOURCE}; style-src {_hash(STYLE)}; "
+    f"default-src 'none'; script-src {SCRIPT_SOURCE}; style-src {csp_hash(STYLE)}; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-
-
-@dataclass(frozen=True)
-class SignupForm:
-    """What the sign-up form offers: the lead times allowed and the zone filled in."""
-
-    leads: tuple[dt.timedelta, ...]
-    zone: str
-
-
-# -- rendering ----------------------------------------------------------------------------
-
-
-def _lead_text(lead: dt.timedelta) -> str:
-    return format_duration(lead)
-
-
-def _fields(form: SignupForm, terms: Sequence[str], prefs: Prefs | None) -> str:
-    role = prefs.role if prefs else None
-    chosen = set(prefs.leads) if prefs else set(form.leads)
-    zone = prefs.zone if prefs else form.zone
-    term = prefs.term if prefs else None
-    roles = ['<option value="">everything</option>'] + [
-        f'<option value="{escape(r)}"{" selected" if r == role else ""}>{escape(r)}</option>'
-        for r in ROLES
-    ]
-    leads = "".join(
-        f'<label><input type="checkbox" name="lead" value="{escape(_lead_text(lead))}"'
-        f"{' checked' if lead in chosen else ''}> {escape(_lead_text(lead))} before</label>"
-        for lead in form.leads
-    )
-    term_options = ['<option value="">all terms</option>'] + [
-        f'<option value="{escape(t)}"{" selected" if t == term else ""}>{escape(t)}</option>'
-        for t in terms
-    ]
-    detect = "" if prefs else " data-detect-zone"
-    return (
-        f'<label>Role <select name="role">{"".join(roles)}</select></label>'
-        f"<fieldset><legend>Remind me</legend>{leads}</fieldset>"
-        f'<label>Time zone <input name="zone" value="{escape(zone)}" required'
-        f' maxlength="64"{detect}></label>'
-        f'<label>Terms <select name="term">{"".join(term_options)}</select></label>'
-    )
-
-
-def signup_section(form: SignupForm | None, snapshot: Snapshot, *, csrf: str = "") -> str:
-    """The sign-up form as a page section ("" when sign-up is off); works without JavaScript."""
-    if form is None:
-        return ""
-    terms = sorted({t.term.id for t in snapshot.timelines})
-    token = f'<input type="hidden" name="csrf" value="{escape(csrf)}">' if csrf else ""
-    return (
-        '<section id="signup"><h2>E-mail reminders</h2>'
-        "<p>Get a reminder before each deadline, in your own time zone. We send one "
-        "confirmation mail first; every reminder has a one-click unsubscribe link.</p>"
-        '<form id="signup-form" method="post" action="/signup">'
-        f'<label>E-mail <input type="email" name="email" required maxlength="{MAX_ADDRESS}"'
-        ' autocomplete="email"></label>'
-        f"{_fields(form, terms, None)}{token}"
-        '<button type="submit">Send me a confirmation link</button></form>'
-        f"<script>{ZONE_SCRIPT}</script></section>"
-    )
 
 
 def _page(title: str, body: str, *, status: int = 200, csrf: str = "") -> web.Response:
@@ -260,7 +190,7 @@ def read_prefs(form: MultiMapping[Any], allowed: Sequence[dt.timedelta], terms: 
         except DurationError:
             lead = None
         if lead not in allowed:
-            choices = ", ".join(_lead_text(a) for a in allowed)
+            choices = ", ".join(lead_text(a) for a in allowed)
             raise FormError(f"lead: {str(text)[:20]!r} is not offered (choose from {choices})")
         if lead is not None and lead not in leads:
             leads.append(lead)
@@ -521,7 +451,7 @@ class SignupSite:
         terms = sorted(self._terms() | ({row.prefs.term} if row.prefs.term else set()))
         body = (
             '<form method="post" action="/manage" id="manage-form">'
-            f"{_fields(self.form, terms, row.prefs)}{hidden}"
+            f"{choice_fields(self.form, terms, row.prefs)}{hidden}"
             '<button type="submit">Save</button></form>'
             '<h2 id="unsubscribe">Unsubscribe</h2>'
             '<form method="post" action="/unsubscribe">'
