@@ -152,6 +152,11 @@ def build(
     parts.rows = Subscribers(service.database)
 
     if service.signup:
+        if not (service.public_url or "").startswith("https://"):
+            log.warning(
+                "[service] public_url is not https: mailbox providers ignore one-click"
+                " unsubscribe links that are not (RFC 8058)"
+            )
         mailer = notifiers["email"]
         assert isinstance(mailer, EmailNotifier)
         site = SignupSite(

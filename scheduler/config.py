@@ -265,6 +265,12 @@ def parse_config(text: str, path: str = "<config>") -> Config:
             raise reader.fail(
                 "service.signup", "sign-up mails need a [notifiers.email] table", "add one"
             )
+        if not config.service.public_url:
+            raise reader.fail(
+                "service.public_url",
+                "missing: sign-up mails link to the confirm, manage and unsubscribe pages",
+                'add public_url = "https://cal.example.org/" (https: RFC 8058 needs it)',
+            )
         if not config.service.signup_secret_env:
             raise reader.fail(
                 "service.signup_secret_env",

@@ -56,6 +56,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from feeds import filters
 from feeds.categories import ROLES
@@ -299,7 +300,20 @@ class Subscribers:
         Raises :class:`Full` when *max_pending* unconfirmed sign-ups exist, whoever
         asks. Expired unconfirmed rows go first.
         """
-        address = normalize(address)
+        try:
+            return self._request(normalize(address), prefs, now, ttl, max_pending, per_address)
+        except IntegrityError:  # the same new address twice at once: the other request wrote it
+            return None, now + ttl
+
+    def _request(
+        self,
+        address: str,
+        prefs: Prefs,
+        now: dt.datetime,
+        ttl: dt.timedelta,
+        max_pending: int,
+        per_address: int,
+    ) -> tuple[Mail | None, dt.datetime]:
         at, expires = stamp(now), now + ttl
         with self._engine.begin() as conn:
             self._purge(conn, now, ttl)

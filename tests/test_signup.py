@@ -259,6 +259,9 @@ def test_sign_up_confirm_remind_and_one_click_unsubscribe(
 
 def test_forged_posts_and_floods_are_refused(world: dict[str, Any]) -> None:
     served: Bound = world["served"]
+    page = served.get("/").body.decode()  # without JavaScript: a plain form, the zone filled in
+    assert '<form id="signup-form" method="post" action="/signup">' in page
+    assert 'name="zone" value="America/Los_Angeles"' in page
     fields = {"email": "x@example.org", "lead": "1d", "zone": "UTC"}
     assert served.post("/signup", fields)[0] == 403  # no proof at all
     assert served.post("/signup", fields, Sec_Fetch_Site="cross-site")[0] == 403
@@ -406,12 +409,15 @@ def test_sign_up_needs_its_settings() -> None:
     from scheduler.config import ConfigError
     from scheduler.preflight import check_self_service
 
-    base = '[service]\nsignup = true\nsignup_secret_env = "S"\n'
+    url = 'public_url = "https://cal.example.org/"\n'
+    base = '[service]\nsignup = true\nsignup_secret_env = "S"\n' + url
     email = '[notifiers.email]\nhost = "h"\nfrom = "a@example.org"\n'
     with pytest.raises(ConfigError, match=r"service\.signup.*\[notifiers\.email\]"):
         parse_config(base)
     with pytest.raises(ConfigError, match=r"signup_secret_env.*missing"):
-        parse_config("[service]\nsignup = true\n" + email)
+        parse_config("[service]\nsignup = true\n" + url + email)
+    with pytest.raises(ConfigError, match=r"public_url.*missing"):
+        parse_config('[service]\nsignup = true\nsignup_secret_env = "S"\n' + email)
     config = parse_config(base + email)
     with pytest.raises(ConfigError, match="shorter than 32"):
         check_self_service(config, {"S": "short"})

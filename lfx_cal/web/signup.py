@@ -96,7 +96,10 @@ PAGE_CSP = (
 )
 
 
-def _page(title: str, body: str, *, status: int = 200, csrf: str = "") -> web.Response:
+def _page(
+    title: str, body: str, *, status: int = 200, csrf: str = "", secure: bool = False
+) -> web.Response:
+    """One of the sign-up pages; with *csrf* it also sets the double-submit cookie."""
     html = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -117,7 +120,13 @@ def _page(title: str, body: str, *, status: int = 200, csrf: str = "") -> web.Re
     )
     if csrf:
         response.set_cookie(
-            CSRF_COOKIE, csrf, httponly=True, samesite="Strict", path="/", max_age=86400
+            CSRF_COOKIE,
+            csrf,
+            httponly=True,
+            samesite="Strict",
+            path="/",
+            max_age=86400,
+            secure=secure,
         )
     return response
 
@@ -234,6 +243,8 @@ class SignupSite:
         self.snapshot = snapshot
         self.clock = clock
         self.form = SignupForm(service.signup_leads, service.timezone)
+        self.secure = base.startswith("https://")
+        """Cookies are ``Secure`` when the public address is https."""
         self.limiter = Limiter(service.signup_per_ip)
         self.outbox = Workers("signup-mail", 1)
         self._sending: set[asyncio.Future[None]] = set()
@@ -275,7 +286,7 @@ class SignupSite:
         """``GET /signup``: the form on a page of its own, with a double-submit token."""
         csrf = secrets.token_urlsafe(24)
         section = signup_section(self.form, self.snapshot(), csrf=csrf)
-        return _page("E-mail reminders", section, csrf=csrf)
+        return _page("E-mail reminders", section, csrf=csrf, secure=self.secure)
 
     async def post_signup(self, request: web.Request) -> web.Response:
         """``POST /signup``: record a pending sign-up and mail the link; one answer for all."""
@@ -406,7 +417,7 @@ class SignupSite:
             f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
             '<button type="submit" id="confirm">Confirm my subscription</button></form>'
         )
-        return _page("Confirm your reminders", body, csrf=csrf)
+        return _page("Confirm your reminders", body, csrf=csrf, secure=self.secure)
 
     async def post_confirm(self, request: web.Request) -> web.Response:
         """``POST /confirm``: confirm once, then the manage link."""
@@ -457,7 +468,7 @@ class SignupSite:
             '<form method="post" action="/unsubscribe">'
             f'{hidden}<button type="submit" id="unsubscribe-button">Unsubscribe</button></form>'
         )
-        return _page("Your reminders", body, csrf=csrf)
+        return _page("Your reminders", body, csrf=csrf, secure=self.secure)
 
     async def post_manage(self, request: web.Request) -> web.Response:
         """``POST /manage``: save new choices (pending reminders for old ones are dropped)."""
