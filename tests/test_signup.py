@@ -236,6 +236,8 @@ def test_sign_up_confirm_remind_and_one_click_unsubscribe(
 
     # RFC 8058 one-click: a form POST, no cookie, no origin; pending deliveries go at once.
     path = https.removeprefix(origin)
+    opened = served.get(path)  # a client that opens the link gets a button, nothing more
+    assert opened.status == 200 and b'id="unsubscribe-button"' in opened.body
     assert served.post(path, {"List-Unsubscribe": "One-Click"})[0] == 200
     with Store(world["config"].service.database) as store:
         rows = store.deliveries()

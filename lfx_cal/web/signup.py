@@ -257,6 +257,7 @@ class SignupSite:
         app.router.add_post("/confirm", self.post_confirm)
         app.router.add_get("/manage", self.get_manage)
         app.router.add_post("/manage", self.post_manage)
+        app.router.add_get("/unsubscribe", self.get_unsubscribe)
         app.router.add_post("/unsubscribe", self.post_unsubscribe)
 
     def _terms(self) -> set[str]:
@@ -491,6 +492,18 @@ class SignupSite:
             return self._gone()
         await self.reload()
         return _page("Saved", "<p>Your choices are saved.</p>")
+
+    async def get_unsubscribe(self, request: web.Request) -> web.Response:
+        """``GET /unsubscribe?t=`` (a client that opens the link): a button; nothing changes."""
+        token = request.query.get("t", "")
+        if await self._managed(token) is None:
+            return self._gone()
+        body = (
+            '<form method="post" action="/unsubscribe">'
+            f'<input type="hidden" name="t" value="{escape(token)}">'
+            '<button type="submit" id="unsubscribe-button">Unsubscribe</button></form>'
+        )
+        return _page("Unsubscribe from deadline reminders", body)
 
     async def post_unsubscribe(self, request: web.Request) -> web.Response:
         """``POST /unsubscribe``: RFC 8058 one-click (token in the URL) or the manage form.
