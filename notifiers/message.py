@@ -237,7 +237,7 @@ def build_message(
             event, kind, lead=lead, change=change, zone=zone, feed_url=feed_url,
             source_url=source_url, rules=meaning, unsubscribe=unsubscribe,
         )  # fmt: skip
-        return _rewritten(message, meaning, reader_zone)
+        return _rewritten(message, reader_zone)
     kind = Kind(kind)
     where = _zone(zone)
     event = clean_event(public_event(event))  # every output shows the public source, clean text
@@ -327,18 +327,19 @@ def build_message(
     )
 
 
-def _rewritten(message: Message, rules: Rules, reader_zone: str) -> Message:
-    """*message* with its close written in *reader_zone* (the meaning stays *rules*')."""
+def _rewritten(message: Message, reader_zone: str) -> Message:
+    """*message* with its close written as the instant it is, in *reader_zone*.
+
+    The instant (``message.deadline``) was fixed by the program zone's rules; a
+    date-only close ("Jun 3, end of day (PDT)") becomes that instant in the
+    reader's zone ("Wed, Jun 4, 4:00 PM JST (07:00 UTC)").
+    """
     from dataclasses import replace
 
-    reader = _zone(reader_zone)
-    event = message.event
-    if kind_of(event) is RowKind.INFO and message.all_day:
+    if kind_of(message.event) is RowKind.INFO and message.all_day:
         return replace(message, zone=reader_zone)  # "Today: …" is about a day, not an instant
     old = message.deadline_text
-    new = human_instant(message.deadline, reader, year=False)
-    if not message.all_day and isinstance(event.deadline, dt.datetime):
-        new = human_instant(event.deadline, reader)
+    new = human_instant(message.deadline, _zone(reader_zone))
     return replace(
         message,
         title=message.title.replace(old, new),
