@@ -8,6 +8,7 @@ Mentions appear only when the settings ask for them.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -51,11 +52,15 @@ def date_markup(message: Message) -> str:
     A date-only deadline is written as the date itself: converting it to an
     instant would show the previous day to readers west of the term's zone.
     """
-    fallback = escape(message.deadline_text)
     if message.all_day:
-        return fallback
-    stamp = int(message.deadline.timestamp())
-    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{fallback}>"
+        return escape(message.deadline_text)
+    return instant_markup(message.deadline, message.deadline_text)
+
+
+def instant_markup(instant: dt.datetime, fallback: str) -> str:
+    """``<!date^UNIX^{date_short_pretty} {time}|fallback>``: *instant* in each reader's zone."""
+    stamp = int(instant.timestamp())
+    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{escape(fallback)}>"
 
 
 def _clip(text: str, limit: int) -> str:

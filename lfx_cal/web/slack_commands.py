@@ -8,9 +8,9 @@ with gets 401 before its body is parsed.
 
 * ``POST /slack/commands``: ``/deadlines [role]`` answers at once (everything
   comes from the in-memory snapshot, far inside Slack's 3-second limit) with an
-  ephemeral Block Kit list of the next deadlines, each time written as
-  ``<!date^UNIX^…|fallback>`` so every reader sees their own zone, and a
-  "Remind me" button. ``/deadlines stop`` ends the user's DMs.
+  ephemeral Block Kit list of the next deadlines, each instant written as
+  ``<!date^UNIX^…|fallback>`` so every reader sees their own zone (a date-only
+  close stays a date, as in reminders), and a "Remind me" button. ``/deadlines stop`` ends the user's DMs.
 * ``POST /slack/interactions``: the button subscribes the user (a row in
   :mod:`scheduler.subscribers`, channel ``slack``, the user id as target) to
   DM reminders for that role, with the lead times the operator allows for
@@ -35,8 +35,9 @@ from slack_sdk.signature import SignatureVerifier
 
 from feeds import filters
 from feeds.categories import ROLES
-from lfx_cal.web.page import deadlines, passed
+from lfx_cal.web.page import Deadline, deadlines, passed
 from notifiers.message import one_line
+from notifiers.slack_blocks import escape, instant_markup
 from scheduler.config import Service
 from scheduler.snapshot import Snapshot
 from scheduler.subscribers import Prefs, Subscribers
@@ -54,14 +55,17 @@ RESPONSE_TIMEOUT = 5.0
 """Seconds for one post to a ``response_url``."""
 
 
-def escape(text: str) -> str:
-    """Slack mrkdwn escaping of untrusted text: ``&``, ``<``, ``>`` and nothing else."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def when(row: Deadline) -> str:
+    """A row's deadline for Slack: an instant in each reader's zone, a date as written.
 
-
-def slack_date(instant: dt.datetime, fallback: str) -> str:
-    """``<!date^UNIX^{date_short_pretty} {time}|fallback>``: shown in each reader's zone."""
-    return f"<!date^{int(instant.timestamp())}^{{date_short_pretty}} {{time}}|{escape(fallback)}>"
+    As in reminders (:func:`notifiers.slack_blocks.date_markup`), a date-only
+    close is not turned into an instant, which would show readers west of the
+    program zone the previous day.
+    """
+    deadline = row.event.deadline
+    if isinstance(deadline, dt.datetime):
+        return instant_markup(row.instant, f"{row.instant:%Y-%m-%d %H:%M} UTC")
+    return escape(f"{deadline:%a, %b} {deadline.day}, {deadline.year}")
 
 
 def deadline_blocks(
@@ -77,8 +81,7 @@ def deadline_blocks(
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}}
     ]
     for row in upcoming[:SHOWN]:
-        fallback = f"{row.instant:%Y-%m-%d %H:%M} UTC"
-        text = f"*{escape(one_line(row.event.title))}* — {slack_date(row.instant, fallback)}"
+        text = f"*{escape(one_line(row.event.title))}* — {when(row)}"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
     if not upcoming:
         blocks.append(
