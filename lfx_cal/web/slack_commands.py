@@ -10,7 +10,8 @@ with gets 401 before its body is parsed.
   comes from the in-memory snapshot, far inside Slack's 3-second limit) with an
   ephemeral Block Kit list of the next deadlines, each instant written as
   ``<!date^UNIX^…|fallback>`` so every reader sees their own zone (a date-only
-  close stays a date, as in reminders), and a "Remind me" button. ``/deadlines stop`` ends the user's DMs.
+  close stays a date, as in reminders), and a "Remind me" button.
+  ``/deadlines stop`` ends the user's DMs.
 * ``POST /slack/interactions``: the button subscribes the user (a row in
   :mod:`scheduler.subscribers`, channel ``slack``, the user id as target) to
   DM reminders for that role, with the lead times the operator allows for
