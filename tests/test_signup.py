@@ -264,6 +264,12 @@ def test_forged_posts_and_floods_are_refused(world: dict[str, Any]) -> None:
     page = served.get("/").body.decode()  # without JavaScript: a plain form, the zone filled in
     assert '<form id="signup-form" method="post" action="/signup">' in page
     assert 'name="zone" value="America/Los_Angeles"' in page
+    own = served.get("/signup")  # the form on its own page carries a double-submit token
+    cookie = own.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    value = cookie.split(";", 1)[0].split("=", 1)[1]
+    assert f'name="csrf" value="{value}"' in own.body.decode()
+    assert "form-action 'self'" in own.headers["Content-Security-Policy"]
     fields = {"email": "x@example.org", "lead": "1d", "zone": "UTC"}
     assert served.post("/signup", fields)[0] == 403  # no proof at all
     assert served.post("/signup", fields, Sec_Fetch_Site="cross-site")[0] == 403
