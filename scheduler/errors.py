@@ -17,3 +17,11 @@ class ConfigError(SchedulerError, ValueError):
         self.fix = fix
         text = f"{path}: {key}: {problem}" + (f" ({fix})" if fix else "")
         super().__init__(text)
+
+
+class TokenError(SchedulerError, ValueError):
+    """A sign-up link token that is malformed, forged, expired or already used."""
+
+
+class SignupsFull(SchedulerError):
+    """The cap on unconfirmed sign-ups is reached; new ones are refused for now."""

@@ -62,6 +62,8 @@ from feeds import filters
 from feeds.categories import ROLES
 from notifiers.message import Unsubscribe
 from scheduler.config import Subscription
+from scheduler.errors import SignupsFull as Full
+from scheduler.errors import TokenError
 from scheduler.ledger_base import Status
 from scheduler.schema import deliveries, metadata, open_engine, parse_stamp, stamp
 
@@ -142,14 +144,6 @@ subscribers = Table(
 )
 """One row per self-service subscriber (see the module docstring for what is kept)."""
 _S = subscribers.c
-
-
-class TokenError(ValueError):
-    """A link token that is malformed, forged, expired or already used."""
-
-
-class Full(Exception):
-    """The cap on unconfirmed sign-ups is reached; new ones are refused for now."""
 
 
 @dataclass(frozen=True)
