@@ -22,6 +22,7 @@ from feeds.errors import DurationError
 from feeds.formats import DATE
 from feeds.model import CATEGORIES
 from feeds.zones import PROGRAM_ZONE, valid_zone
+from lfx_cal.diffcmd import diff_command
 from lfx_cal.errors import CliError
 from lfx_cal.reading import load_all, report, say
 
@@ -270,6 +271,9 @@ def publish(config_path: str, out: str, base_url: str | None) -> None:
     from lfx_cal.publish import run_publish
 
     raise SystemExit(run_publish(config_path, out, base_url=base_url))
+
+
+cli.add_command(diff_command)
 
 
 def main() -> None:
