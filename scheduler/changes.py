@@ -146,7 +146,8 @@ _STOP = frozenset(
 
 
 def _words(title: str) -> frozenset[str]:
-    return frozenset(w for w in _WORD.findall(title.casefold()) if w not in _STOP)
+    words = _WORD.findall(title.casefold())
+    return frozenset(w for w in words if w not in _STOP and not w.isdigit())
 
 
 def _same_word(a: str, b: str) -> bool:
@@ -157,7 +158,10 @@ def _same_word(a: str, b: str) -> bool:
 
 
 def title_similarity(a: str, b: str) -> float:
-    """Dice coefficient of the two titles' word sets (a word matches its prefix-extensions)."""
+    """Dice coefficient of the two titles' word sets (a word matches its prefix-extensions).
+
+    Numbers and filler words (articles, prepositions, zone names) are not words here.
+    """
     left, right = _words(a), _words(b)
     if not left or not right:
         return 0.0
@@ -323,6 +327,7 @@ def _diff_term(old_events: Sequence[Event], new_events: Sequence[Event]) -> Diff
         merged=tuple(
             ((old.events[m.head], old.events[m.tail]), new.events[m.whole]) for m in merges
         ),
+        retitled=tuple(retitled),
     )
 
 

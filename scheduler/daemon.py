@@ -320,8 +320,9 @@ class Daemon:
             return PollResult(source.name, self.timelines.get(source.name), Diff(), error="busy")
         now = self.clock()
         budget = source.fetch_deadline.total_seconds() + PARSE_BUDGET
+        peers = tuple(t for name, t in self.timelines.items() if name != source.name)
         future = self._polls.submit(
-            poll, source, self.store, self.config.service.timezone, now, budget=budget
+            poll, source, self.store, self.config.service.timezone, now, budget=budget, peers=peers
         )
         state.future, state.started, state.limit = future, time.monotonic(), budget + 5.0
         try:
@@ -353,7 +354,7 @@ class Daemon:
             self.timelines[source.name] = result.timeline
         if result.diff and not result.first:
             await self._alert(result)
-        if result.diff or result.first or result.diff.renamed:
+        if result.diff or result.first or result.diff.renamed or result.diff.split:
             await self.refresh()
         return result
 
