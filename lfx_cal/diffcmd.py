@@ -112,13 +112,18 @@ def _row(event: Event) -> dict[str, Any]:
     }
 
 
+def _retitled(changes: Diff) -> list[tuple[Event, Event]]:
+    """Renames a reader can see (a term id that changed renames every row's UID silently)."""
+    return [(o, n) for o, n in changes.retitled if o.title != n.title]
+
+
 def as_json(changes: Diff) -> dict[str, Any]:
     """The JSON contract (see the module docstring)."""
     return {
         "moved": [{"old": _row(o), "new": _row(n)} for o, n in changes.moved],
         "added": [_row(e) for e in changes.added],
         "removed": [_row(e) for e in changes.removed],
-        "renamed": [{"old": _row(o), "new": _row(n)} for o, n in changes.retitled],
+        "renamed": [{"old": _row(o), "new": _row(n)} for o, n in _retitled(changes)],
         "split": [{"old": _row(o), "new": [_row(n) for n in ns]} for o, ns in changes.split],
         "merged": [{"old": [_row(o) for o in os], "new": _row(n)} for os, n in changes.merged],
     }
@@ -143,7 +148,7 @@ def _lines(changes: Diff, tz: str) -> list[tuple[str, Event | None, Event | None
     rows += [("moved", o, n) for o, n in changes.moved]
     rows += [("added", None, e) for e in changes.added]
     rows += [("removed", e, None) for e in changes.removed]
-    rows += [("renamed", o, n) for o, n in changes.retitled]
+    rows += [("renamed", o, n) for o, n in _retitled(changes)]
     for old, pieces in changes.split:
         rows += [("split", old, piece) for piece in pieces]
     for olds, new in changes.merged:
