@@ -66,6 +66,7 @@ def read_source(source: str) -> Document:
         done = subprocess.run(
             ["git", "show", f"{rev}:{path}"],
             capture_output=True,
+            stdin=subprocess.DEVNULL,
             timeout=GIT_DEADLINE,
             check=False,
             env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
