@@ -100,7 +100,9 @@ def test_the_workflow_script_annotates_and_reports_on_a_real_repository(
     moved = [x for x in lines if "title=Deadline moved" in x]
     assert len(moved) == 1 and f"file={README},line=9," in moved[0]
     assert "Mentor Review/Admission Calls" in moved[0] and "Mentor Review Period" in moved[0]
-    assert [x for x in lines if "title=Deadline added" in x][0].endswith("Wrap-up call: 2031-09-05")
+    assert next(x for x in lines if "title=Deadline added" in x).endswith(
+        "Wrap-up call: 2031-09-05"
+    )
     report = (where / "timeline-report.md").read_text()
     assert summary.read_text() == report
     assert f"### Timeline changes in `{README}`" in report and "**Dates changed.**" in report
