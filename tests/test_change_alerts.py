@@ -30,7 +30,9 @@ ROWS = [
     ("Coding period", "Mon, Jun 9 – Fri, Aug 29"),
     ("Midpoint check-in due", "Tue, Jul 15"),
 ]
-DRAFT = "# Term 3 of 2031\n\n## Timeline\n\n| Activity | Dates |\n|---|---|\n| Ideas due | Tue, Jul 8 |\n\n"
+DRAFT = (
+    "# Term 3 of 2031\n\n## Timeline\n\n| Activity | Dates |\n|---|---|\n| Ideas | Tue, Jul 8 |\n\n"
+)
 
 
 def document(rows: list[tuple[str, str]]) -> str:
@@ -104,8 +106,8 @@ def test_alerts_and_feed_revisions_follow_the_matching(tmp_path: Path) -> None:
             assert now[f"{T}applicants-apply@lfx-cal"][:2] == ("Applicants submit proposals", 0)
 
             # 2. Renamed and moved in one edit: one "moved" alert, about the same event.
-            rows = edit(rows, "Mentor Review/Admission Calls",
-                        ("Mentor Review Period", "Wed, May 21 – Tue, Jun 3, 11AM PDT (18:00 UTC)"))  # fmt: skip
+            review = ("Mentor Review Period", "Wed, May 21 – Tue, Jun 3, 11AM PDT (18:00 UTC)")
+            rows = edit(rows, "Mentor Review/Admission Calls", review)
             moved_at = clock.now + dt.timedelta(days=1)
             alerts = await version(rows)
             uid = f"{T}mentor-review-admission-calls@lfx-cal"
