@@ -29,7 +29,6 @@ Decisions:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import subprocess
@@ -44,10 +43,9 @@ from feeds.load import parse_document_all
 from feeds.model import Event, Timeline, endpoint_text
 from feeds.sources import Document, decode, read
 from feeds.zones import PROGRAM_ZONE, valid_zone
-from feeds.zones import zone as zone_info
 from lfx_cal.errors import CliError
 from lfx_cal.reading import say
-from scheduler.changes import Diff, diff
+from scheduler.changes import Diff, diff, wall_clock, when
 
 FORMATS = ("text", "json", "markdown", "github")
 """The output formats of ``lfx-cal diff``."""
@@ -132,15 +130,7 @@ def as_json(changes: Diff) -> dict[str, Any]:
 
 def wall(event: Event, tz: str) -> str:
     """The dates of *event* as UTC text plus the program-zone wall clock of each instant."""
-    info = zone_info(tz)
-
-    def one(value: dt.date) -> str:
-        if not isinstance(value, dt.datetime):
-            return endpoint_text(value)
-        local = value.astimezone(info)
-        return f"{endpoint_text(value)} ({local:%a %b %d %H:%M} {local.tzname()})"
-
-    return one(event.start) if event.end is None else f"{one(event.start)} → {one(event.end)}"
+    return wall_clock(when(event), tz)
 
 
 def _lines(changes: Diff, tz: str) -> list[tuple[str, Event | None, Event | None]]:

@@ -49,6 +49,8 @@ from dataclasses import replace
 from enum import StrEnum
 from typing import NamedTuple
 
+from feeds import zones
+from feeds.formats import parse_endpoint
 from feeds.model import Event, endpoint_text
 
 LOST_ROWS = 0.5
@@ -115,6 +117,28 @@ def when(event: Event) -> str:
     """The dates of *event* as text: ``start`` or ``start → end``."""
     start = endpoint_text(event.start)
     return start if event.end is None else f"{start} → {endpoint_text(event.end)}"
+
+
+def wall_clock(dates: str, zone: str) -> str:
+    """Dates text from :func:`when` with the program-zone wall clock after each instant.
+
+    ``2031-05-21 → 2031-06-04T00:00:00Z`` in America/Los_Angeles reads
+    ``2031-05-21 → 2031-06-04T00:00:00Z (Tue Jun 03 17:00 PDT)``: the viewer-neutral
+    UTC form first, then what the program's own clocks say.
+    """
+    info = zones.zone(zone)
+    out = []
+    for part in dates.split(" → "):
+        try:
+            value = parse_endpoint(part)
+        except ValueError:
+            out.append(part)
+            continue
+        if isinstance(value, dt.datetime):
+            local = value.astimezone(info)
+            part = f"{part} ({local:%a %b %d %H:%M} {local.tzname()})"
+        out.append(part)
+    return " → ".join(out)
 
 
 def canonical(events: Sequence[Event], aliases: Mapping[str, str]) -> tuple[Event, ...]:

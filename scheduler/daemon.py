@@ -407,6 +407,7 @@ class Daemon:
         self.events = {e.uid: e for t in timelines for e in t.events}
         self.courier.know(self.events)
         revisions = await asyncio.to_thread(self.store.revisions)
+        changes = await asyncio.to_thread(self.store.changes)
         snapshot = await asyncio.to_thread(  # serializes every timeline: not on the loop
             build_snapshot,
             timelines,
@@ -414,6 +415,7 @@ class Daemon:
             self.config.service.timezone,
             self.snapshot.modified,
             self.rules,
+            changes,
         )
         if snapshot.version != self.snapshot.version:  # Last-Modified moves with the content
             snapshot = snapshot._replace(modified=self.clock())
