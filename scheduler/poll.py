@@ -51,7 +51,7 @@ from feeds.load import parse_document
 from feeds.model import Timeline
 from feeds.public import redact
 from feeds.sources import Document, fetch_if_changed, read
-from scheduler.changes import Change, Diff, canonical, diff, suspicious, when
+from scheduler.changes import Change, Diff, canonical, diff, identities, suspicious, when
 from scheduler.config import Source
 from scheduler.schema import stamp
 from scheduler.store import ChangeRecord, Store
@@ -140,14 +140,13 @@ def poll(
         )
         events = canonical(timeline.events, store.aliases())
         old = current.events if current else ()
-        problem = suspicious(old, events)
+        terms = {timeline.term.id} | ({current.term.id} if current else set())
+        others = [e for t in peers if t.term.id in terms for e in t.events]
+        before, after = identities([*old, *others]), identities([*events, *others])
+        problem = suspicious(before, after)
         if problem:
             raise _Failed(problem)
-        changes = Diff()
-        if current:
-            terms = {current.term.id, timeline.term.id}
-            others = [e for t in peers if t.term.id in terms for e in t.events]
-            changes = diff([*old, *others], [*events, *others]).canonical()
+        changes = diff(before, after).canonical() if current else Diff()
         elapsed = time.monotonic() - started
         if budget is not None and elapsed > budget:
             raise _Failed(

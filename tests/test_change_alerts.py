@@ -144,3 +144,30 @@ def test_alerts_and_feed_revisions_follow_the_matching(tmp_path: Path) -> None:
             daemon.store.close()
 
     asyncio.run(scenario())
+
+
+def test_a_timeline_moving_to_another_page_changes_nothing(tmp_path: Path) -> None:
+    """Identity is per term across sources: the term's own page takes over from a draft page."""
+    from scheduler.poll import poll
+
+    draft, own = tmp_path / "draft.md", tmp_path / "own.md"
+    draft.write_text(document(ROWS))
+    own.write_text(document(ROWS[:2]))  # the term's page, still being filled in
+    text = f'[[sources]]\nname = "draft"\npath = "{draft.as_posix()}"\n'
+    text += f'[[sources]]\nname = "own"\npath = "{own.as_posix()}"\n'
+    config = parse_config(text, "c.toml")
+    a, b = config.sources
+    now = dt.datetime(2031, 4, 1, tzinfo=dt.UTC)
+    zone = "America/Los_Angeles"
+    with Store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        served = {s.name: poll(s, store, zone, now).timeline for s in (a, b)}
+        own.write_text(document(ROWS))  # the rows arrive on the term's own page
+        result = poll(b, store, zone, now, peers=[served["draft"]])  # type: ignore[list-item]
+        assert result.error is None and not result.diff and result.diff.added == ()
+        served["own"] = result.timeline
+        draft.write_text(DRAFT)  # the draft page moves on to the next term
+        result = poll(a, store, zone, now, peers=[served["own"]])  # type: ignore[list-item]
+        assert result.error is None and result.diff.removed == () and result.diff.moved == ()
+        assert {e.term for e in result.diff.added} == {"lfx-2031-t3"}  # the next term is new
+        # without the other page's rows, the same edit would remove the whole term
+        assert {c.kind for c in store.changes()} == {"added"}
