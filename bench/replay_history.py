@@ -21,7 +21,7 @@ from collections import Counter
 from feeds.errors import FeedError
 from feeds.load import parse_document_all
 from feeds.sources import Document
-from lfx_cal.diffcmd import as_text, compare
+from lfx_cal.diffing import as_text, compare
 
 README = re.compile(r"^programs/lfx-mentorship/\d{4}/\d{2}-[^/]+/README\.md$")
 

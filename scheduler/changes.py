@@ -186,7 +186,10 @@ def title_similarity(a: str, b: str) -> float:
 
     Numbers and filler words (articles, prepositions, zone names) are not words here.
     """
-    left, right = _words(a), _words(b)
+    return _dice(_words(a), _words(b))
+
+
+def _dice(left: frozenset[str], right: frozenset[str]) -> float:
     if not left or not right:
         return 0.0
     if len(left) > len(right):
@@ -209,6 +212,9 @@ class _Side:
     def __init__(self, events: Sequence[Event]) -> None:
         self.events = list(events)
         self.dates = [when(e) for e in self.events]
+        self.words = [_words(e.title) for e in self.events]
+        self.days = [_day(e.deadline) for e in self.events]
+        self.kinds = [frozenset(e.categories) - {"other"} for e in self.events]
         size = max(1, len(self.events) - 1)
         self.place = [i / size for i in range(len(self.events))]
         self.partner: list[int | None] = [None] * len(self.events)
@@ -222,11 +228,11 @@ def _pair(old: _Side, new: _Side, i: int, j: int) -> None:
 
 
 def _score(old: _Side, new: _Side, i: int, j: int) -> float | None:
-    a, b = old.events[i], new.events[j]
-    title = title_similarity(a.title, b.title)
-    category = _shares_category(a, b)
-    days = abs((_day(a.deadline) - _day(b.deadline)).days)
-    near = max(0.0, 1 - days / NEAR_DAYS)
+    category = bool(old.kinds[i] & new.kinds[j])
+    near = max(0.0, 1 - abs((old.days[i] - new.days[j]).days) / NEAR_DAYS)
+    if not category and not (old.words[i] and new.words[j]):
+        return None
+    title = _dice(old.words[i], new.words[j])
     if title < RELATED_TITLE and not (category and near > 0):
         return None
     position = 1 - abs(old.place[i] - new.place[j])
