@@ -11,11 +11,13 @@ Decisions:
   job can run ``lfx-cal diff git:origin/main:PATH PATH``. A bad revision or a
   path missing at REV is one error line, exit 2.
 * **Which timelines.** Like the daemon, which keeps the term a source served
-  so far: each term OLD holds is compared with the same term in NEW (a draft
-  of the next term added above the page's own timeline changes nothing of it).
-  When each side holds exactly one timeline they are compared whatever their
-  term ids (a heading edit that changes how the term is identified is not a
-  new term). ``--term`` pins one term on both sides.
+  so far, the terms compared are those both versions hold: a draft of the
+  next term added above the page's own timeline, or taken away again to its
+  own page, changes nothing of the page's term. When each side holds exactly
+  one timeline they are compared whatever their term ids (a heading edit that
+  changes how the term is identified is not a new term); when the sides share
+  no term at all, everything is compared. ``--term`` pins one term on both
+  sides.
 * **Exit status as diff(1):** 0 no date changed, 1 dates changed, 2 trouble.
   Renames, splits and merges change no date: they are shown, with status 0.
 * **The JSON is a contract**::
@@ -90,10 +92,10 @@ def compare(old: Sequence[Timeline], new: Sequence[Timeline]) -> Diff:
     if len(old) == 1 and len(new) == 1:
         term = old[0].term.id
         return diff(old[0].events, [replace(e, term=term) for e in new[0].events])
-    terms = {t.term.id for t in old}
-    return diff(
-        [e for t in old for e in t.events], [e for t in new if t.term.id in terms for e in t.events]
-    )
+    common = {t.term.id for t in old} & {t.term.id for t in new}
+    if common:
+        old, new = [t for t in old if t.term.id in common], [t for t in new if t.term.id in common]
+    return diff([e for t in old for e in t.events], [e for t in new for e in t.events])
 
 
 def _row(event: Event) -> dict[str, Any]:

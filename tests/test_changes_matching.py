@@ -161,8 +161,11 @@ def test_a_draft_of_the_next_term_above_the_page_changes_nothing_of_it() -> None
 | Applicants apply | Tue, Aug 5 – Tue, Aug 19 |
 
 """
-    result = changes(draft + BASE.replace("# Term 2 of 2031", "# Term 2 of 2031 (this page)"))
-    assert summary(result) == ([], [], [])
+    page = draft + BASE.replace("# Term 2 of 2031", "# Term 2 of 2031 (this page)")
+    assert summary(changes(page)) == ([], [], [])
+    assert summary(changes(BASE, old=page)) == ([], [], [])  # the draft moved to its own page
+    moved = page.replace("Tue, Aug 5", "Wed, Aug 6")  # the draft itself changed: both hold it
+    assert [o.term for o, _ in changes(moved, old=page).moved] == ["lfx-2031-t3"]
 
 
 def test_a_timeline_moving_between_sources_is_the_same_rows() -> None:
