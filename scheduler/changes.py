@@ -16,7 +16,8 @@ sure:
    — so "coding period" → "mentees matching and coding" is a rename even though
    its category changed. Rows are bucketed by dates, so this pass is linear.
 3. **Split and merge**: an old period ``A–B`` whose start reappears in one new
-   row and whose deadline in another (both related to it) was *split*; two old
+   row and whose deadline in a later one (both within ``A–B``, not overlapping,
+   and related to it) was *split*; two old
    rows whose start and deadline make one new period were *merged*. No date
    changed; the piece that carries the deadline keeps the old UID (reminders
    are about deadlines, so nothing sent is sent again).
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -275,20 +277,33 @@ def _splits(old: _Side, new: _Side) -> tuple[list[_Piece], list[_Piece]]:
     splits: list[_Piece] = []
     merges: list[_Piece] = []
     for whole, parts, found in ((old, new, splits), (new, old, merges)):
+        starts: dict[dt.date, list[int]] = {}
+        ends: dict[dt.date, list[int]] = {}
+        for j, event in enumerate(parts.events):  # indexed: no rows × rows scan
+            starts.setdefault(_day(event.start), []).append(j)
+            ends.setdefault(parts.days[j], []).append(j)
         for i, event in enumerate(whole.events):
             p = whole.partner[i]
             if event.end is None or p == -1 or (p is not None and whole.dates[i] == parts.dates[p]):
                 continue
-            pool = [j for j in parts.free() if _related(event, parts.events[j])]
-            if p is not None:
-                pool.append(p)
+
+            def usable(
+                j: int, event: Event = event, p: int | None = p, parts: _Side = parts
+            ) -> bool:
+                return j == p or (parts.partner[j] is None and _related(event, parts.events[j]))
+
             head = next(
-                (j for j in pool if parts.events[j].start == event.start
-                 and parts.events[j].deadline != event.deadline), None
+                (j for j in starts.get(_day(event.start), ())[:8] if usable(j)
+                 and parts.events[j].start == event.start
+                 and parts.events[j].deadline != event.deadline
+                 and parts.days[j] <= whole.days[i]), None
             )  # fmt: skip
             tail = next(
-                (j for j in pool if j != head and parts.events[j].deadline == event.deadline
-                 and parts.events[j].start != event.start), None
+                (j for j in ends.get(whole.days[i], ())[:8] if j != head and usable(j)
+                 and parts.events[j].deadline == event.deadline
+                 and parts.events[j].start != event.start
+                 and head is not None
+                 and _day(parts.events[j].start) >= parts.days[head]), None
             )  # fmt: skip
             if head is None or tail is None or (p is not None and p not in (head, tail)):
                 continue
@@ -312,9 +327,12 @@ def _assign(old: _Side, new: _Side) -> None:
     wide = len(left) * len(right) <= MAX_PAIRS
     candidates = []
     for i in left:
-        for j in right:
-            if not wide and abs(i - j) > WINDOW:
-                continue
+        near = (
+            right
+            if wide
+            else right[bisect_left(right, i - WINDOW) : bisect_right(right, i + WINDOW)]
+        )
+        for j in near:
             score = _score(old, new, i, j)
             if score is not None:
                 candidates.append((-score, i, j))

@@ -127,6 +127,18 @@ def test_a_period_split_in_two_rows_is_a_split_not_an_alert() -> None:
     assert ("lfx-2031-t2-coding-period-ends@lfx-cal", old.uid) in result.renamed
 
 
+def test_a_period_cut_in_two_halves_is_a_split_and_overlapping_rows_are_not() -> None:
+    halves = BASE.replace(
+        "| Coding period | Mon, Jun 9 – Fri, Aug 29 |",
+        "| Coding period, first half | Mon, Jun 9 – Tue, Jul 15 |\n"
+        "| Coding period, second half | Wed, Jul 16 – Fri, Aug 29 |",
+    )
+    result = changes(halves)
+    assert not result and [len(pieces) for _, pieces in result.split] == [2]
+    overlapping = halves.replace("Wed, Jul 16", "Mon, Jul 7")  # not a cut: a new row
+    assert changes(overlapping).split == ()
+
+
 def test_two_rows_merged_into_one_period_is_a_merge() -> None:
     split = BASE.replace(
         "| Coding period | Mon, Jun 9 – Fri, Aug 29 |",
