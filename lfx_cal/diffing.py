@@ -36,6 +36,7 @@ import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import replace
+from enum import StrEnum
 from typing import Any
 
 from feeds.errors import FeedError
@@ -130,17 +131,32 @@ def wall(event: Event, tz: str) -> str:
     return wall_clock(when(event), tz)
 
 
-def _lines(changes: Diff, tz: str) -> list[tuple[str, Event | None, Event | None]]:
+class Shown(StrEnum):
+    """What a shown row is: a date change (the first three) or a change of rows only."""
+
+    MOVED = "moved"
+    ADDED = "added"
+    REMOVED = "removed"
+    RENAMED = "renamed"
+    SPLIT = "split"
+    MERGED = "merged"
+
+
+DATES_SAME = frozenset({Shown.RENAMED, Shown.SPLIT, Shown.MERGED})
+"""Kinds that change no date (shown as notices, exit status 0)."""
+
+
+def _lines(changes: Diff, tz: str) -> list[tuple[Shown, Event | None, Event | None]]:
     """(kind, old, new) for every row to show, date changes first."""
-    rows: list[tuple[str, Event | None, Event | None]] = []
-    rows += [("moved", o, n) for o, n in changes.moved]
-    rows += [("added", None, e) for e in changes.added]
-    rows += [("removed", e, None) for e in changes.removed]
-    rows += [("renamed", o, n) for o, n in _retitled(changes)]
+    rows: list[tuple[Shown, Event | None, Event | None]] = []
+    rows += [(Shown.MOVED, o, n) for o, n in changes.moved]
+    rows += [(Shown.ADDED, None, e) for e in changes.added]
+    rows += [(Shown.REMOVED, e, None) for e in changes.removed]
+    rows += [(Shown.RENAMED, o, n) for o, n in _retitled(changes)]
     for old, pieces in changes.split:
-        rows += [("split", old, piece) for piece in pieces]
+        rows += [(Shown.SPLIT, old, piece) for piece in pieces]
     for olds, new in changes.merged:
-        rows += [("merged", old, new) for old in olds]
+        rows += [(Shown.MERGED, old, new) for old in olds]
     return rows
 
 
@@ -192,7 +208,7 @@ def as_github(changes: Diff, tz: str, name: str) -> str:
     out = []
     path = _escape_property(name)
     for kind, old, new in _lines(changes, tz):
-        level = "notice" if kind in ("renamed", "split", "merged") else "warning"
+        level = "notice" if kind in DATES_SAME else "warning"
         where = f"file={path}" if new is None else f"file={path},line={new.line}"
         if old is not None and new is not None:
             message = f"{old.title}: {wall(old, tz)} ⇒ {new.title}: {wall(new, tz)}"
