@@ -354,7 +354,8 @@ class Daemon:
             self.timelines[source.name] = result.timeline
         if result.diff and not result.first:
             await self._alert(result)
-        if result.diff or result.first or result.diff.renamed or result.diff.split:
+        changes = result.diff
+        if changes or result.first or changes.renamed or changes.split or changes.merged:
             await self.refresh()
         return result
 
