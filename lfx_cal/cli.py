@@ -119,6 +119,9 @@ def cli() -> None:
     """
 
 
+cli.add_command(diff_command)  # lfx_cal/diffcmd.py
+
+
 @cli.command()
 @common
 @click.option(
@@ -271,9 +274,6 @@ def publish(config_path: str, out: str, base_url: str | None) -> None:
     from lfx_cal.publish import run_publish
 
     raise SystemExit(run_publish(config_path, out, base_url=base_url))
-
-
-cli.add_command(diff_command)
 
 
 def main() -> None:
