@@ -171,3 +171,19 @@ def test_a_timeline_moving_to_another_page_changes_nothing(tmp_path: Path) -> No
         assert {e.term for e in result.diff.added} == {"lfx-2031-t3"}  # the next term is new
         # without the other page's rows, the same edit would remove the whole term
         assert {c.kind for c in store.changes()} == {"added"}
+
+
+def test_a_pinned_source_ignores_the_other_terms_on_its_page(tmp_path: Path) -> None:
+    from scheduler.poll import poll
+
+    page = tmp_path / "page.md"
+    page.write_text(DRAFT + document(ROWS))  # the next term's draft is first on the page
+    text = f'[[sources]]\nname = "p"\npath = "{page.as_posix()}"\nterm = "lfx-2031-t2"\n'
+    (source,) = parse_config(text, "c.toml").sources
+    now = dt.datetime(2031, 4, 1, tzinfo=dt.UTC)
+    with Store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        first = poll(source, store, "America/Los_Angeles", now)
+        assert first.timeline is not None and first.timeline.term.id == "lfx-2031-t2"
+        page.write_text(DRAFT.replace("Tue, Jul 8", "Fri, Jul 11") + document(ROWS))
+        again = poll(source, store, "America/Los_Angeles", now)
+        assert again.error is None and not again.diff and store.changes() == []
