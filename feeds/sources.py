@@ -58,6 +58,11 @@ def raw_url(url: str) -> str:
     return f"https://raw.githubusercontent.com/{owner}/{repo}/{rest}"
 
 
+def decode(name: str, data: bytes) -> str:
+    """A document's bytes as text: UTF-8 (BOM allowed), not HTML, at most :data:`MAX_BYTES`."""
+    return _decode(name, data)
+
+
 def _decode(name: str, data: bytes) -> str:
     if len(data) > MAX_BYTES:
         raise SourceError(

@@ -22,6 +22,7 @@ from feeds.errors import DurationError
 from feeds.formats import DATE
 from feeds.model import CATEGORIES
 from feeds.zones import PROGRAM_ZONE, valid_zone
+from lfx_cal.diffcmd import diff_command
 from lfx_cal.errors import CliError
 from lfx_cal.reading import load_all, report, say
 
@@ -116,6 +117,9 @@ def cli() -> None:
     SOURCE is a file, an http(s) URL or - for standard input; with none, the
     bundled example term is used.
     """
+
+
+cli.add_command(diff_command)  # lfx_cal/diffcmd.py
 
 
 @cli.command()

@@ -2,7 +2,8 @@
 
 The folder holds ``index.html`` (the same page as ``GET /``, linking feeds
 relatively), ``feeds/NAME.ics`` for ``all``, each term id and each role preset,
-``api/timelines.json`` and ``.nojekyll`` (GitHub Pages serves the folder as is).
+``api/timelines.json``, ``changes.atom`` (the database's change history, as
+``GET /changes.atom``) and ``.nojekyll`` (GitHub Pages serves the folder as is).
 Query filters need the server; the published page offers the named feeds only.
 Files are replaced atomically; ``.ics`` files of feeds that no longer exist are
 removed from ``feeds/``.
@@ -24,9 +25,12 @@ from feeds.ical import Revision
 from feeds.load import load
 from feeds.model import Timeline
 from lfx_cal.errors import CliError
+from lfx_cal.web.atom import render_atom
 from lfx_cal.web.feeds import FeedQuery, feed_names, render_feed
 from lfx_cal.web.page import render_page
 from lfx_cal.web.sources import timelines_json
+from scheduler.config import Config
+from scheduler.schema import ChangeRecord
 from scheduler.snapshot import Snapshot, build_snapshot
 
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -67,6 +71,7 @@ def publish(
             raise ValueError(f"feed name {name!r} cannot be a file name; set a simpler term id")
         files[f"feeds/{name}.ics"] = render_feed(snapshot, FeedQuery(name)).body
     files["api/timelines.json"] = timelines_json(snapshot.timelines)
+    files["changes.atom"] = render_atom(snapshot, base_url)
     moment = now or dt.datetime.now(dt.UTC)
     files["index.html"] = render_page(snapshot, moment, static=True, base_url=base_url).encode()
     files[".nojekyll"] = b""
@@ -104,6 +109,17 @@ def run_publish(
         return error.exit_code
 
 
+def stored_changes(config: Config) -> list[ChangeRecord]:
+    """The newest change records in the config's database, if that database already exists."""
+    from lfx_cal.operate import open_store
+
+    store = open_store(config)
+    if store is None:
+        return []
+    with store:
+        return store.changes()
+
+
 def _run_publish(
     config_path: str, out: str, base_url: str | None, revisions: Mapping[str, Revision] | None
 ) -> int:
@@ -128,8 +144,9 @@ def _run_publish(
 
         revisions = stored_revisions(config)
     snapshot = build_snapshot(
-        timelines, revisions or {}, config.service.timezone, rules=config.service.rules
-    )
+        timelines, revisions or {}, config.service.timezone, rules=config.service.rules,
+        changes=stored_changes(config),
+    )  # fmt: skip
     try:
         written = publish(snapshot, Path(out), base_url)
     except ValueError as problem:

@@ -336,8 +336,9 @@ class Daemon:
             return PollResult(source.name, self.timelines.get(source.name), Diff(), error="busy")
         now = self.clock()
         budget = source.fetch_deadline.total_seconds() + PARSE_BUDGET
+        peers = tuple(t for name, t in self.timelines.items() if name != source.name)
         future = self._polls.submit(
-            poll, source, self.store, self.config.service.timezone, now, budget=budget
+            poll, source, self.store, self.config.service.timezone, now, budget=budget, peers=peers
         )
         state.future, state.started, state.limit = future, time.monotonic(), budget + 5.0
         try:
@@ -369,7 +370,8 @@ class Daemon:
             self.timelines[source.name] = result.timeline
         if result.diff and not result.first:
             await self._alert(result)
-        if result.diff or result.first or result.diff.renamed:
+        changes = result.diff
+        if changes or result.first or changes.renamed or changes.split or changes.merged:
             await self.refresh()
         return result
 
@@ -422,6 +424,7 @@ class Daemon:
         self.events = {e.uid: e for t in timelines for e in t.events}
         self.courier.know(self.events)
         revisions = await asyncio.to_thread(self.store.revisions)
+        changes = await asyncio.to_thread(self.store.changes)
         snapshot = await asyncio.to_thread(  # serializes every timeline: not on the loop
             build_snapshot,
             timelines,
@@ -429,6 +432,7 @@ class Daemon:
             self.config.service.timezone,
             self.snapshot.modified,
             self.rules,
+            changes,
         )
         if snapshot.version != self.snapshot.version:  # Last-Modified moves with the content
             snapshot = snapshot._replace(modified=self.clock())

@@ -7,6 +7,13 @@ the previous events stay in force.
 
 Decisions:
 
+* **Identity is per term, across sources** (:mod:`scheduler.changes`). A poll
+  compares the term(s) this source served and now serves *together with the
+  same terms' rows from the other sources in force* (``peers``), so a
+  timeline that moves from one page to another, or from a draft page to the
+  term's own page, changes no row and alerts nobody; change records are keyed
+  by the row's canonical UID (before :func:`feeds.merge.distinct_uids` tells
+  two sources' copies apart in the feed).
 * **One timeline per source.** A document holding several timelines gives the
   pinned ``term``, else the term served so far (a draft of the next term added
   above the current one does not take over), else the first, with a warning.
@@ -35,6 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -43,7 +51,7 @@ from feeds.load import parse_document
 from feeds.model import Timeline
 from feeds.public import redact
 from feeds.sources import Document, fetch_if_changed, read
-from scheduler.changes import Diff, canonical, diff, suspicious, when
+from scheduler.changes import Change, Diff, canonical, diff, identities, suspicious, when
 from scheduler.config import Source
 from scheduler.schema import stamp
 from scheduler.store import ChangeRecord, Store
@@ -100,12 +108,20 @@ class _Failed(Exception):
 
 
 def poll(
-    source: Source, store: Store, zone: str, now: dt.datetime, *, budget: float | None = None
+    source: Source,
+    store: Store,
+    zone: str,
+    now: dt.datetime,
+    *,
+    budget: float | None = None,
+    peers: Sequence[Timeline] = (),
 ) -> PollResult:
     """Poll *source* once and record the outcome in *store*.
 
     *budget* (seconds) bounds the whole poll: a result that arrives later is
-    recorded as a failure instead of being used.
+    recorded as a failure instead of being used. *peers* are the other
+    sources' timelines in force: rows of the same term are one row wherever
+    they come from (see the module docstring).
     """
     started = time.monotonic()
     last = store.last_good(source.name)
@@ -124,10 +140,13 @@ def poll(
         )
         events = canonical(timeline.events, store.aliases())
         old = current.events if current else ()
-        problem = suspicious(old, events)
+        terms = {timeline.term.id} | ({current.term.id} if current else set())
+        others = [e for t in peers if t.term.id in terms for e in t.events]
+        before, after = identities([*old, *others]), identities([*events, *others])
+        problem = suspicious(before, after)
         if problem:
             raise _Failed(problem)
-        changes = diff(old, events) if current else Diff()
+        changes = diff(before, after).canonical() if current else Diff()
         elapsed = time.monotonic() - started
         if budget is not None and elapsed > budget:
             raise _Failed(
@@ -145,6 +164,10 @@ def poll(
     timeline = replace(timeline, events=events)
     store.save_version(source.name, digest, timeline, now)
     store.record_changes(_records(source.name, changes, now))
+    for pieces, _ in changes.merged:  # the piece that did not keep the identity is gone
+        for piece in pieces:
+            if piece.uid not in {e.uid for e in events}:
+                store.cancel(piece.uid, None, now)
     store.record_fetch(source.name, now, etag=etag, last_modified=modified)
     return PollResult(source.name, timeline, changes, first=current is None)
 
@@ -152,7 +175,10 @@ def poll(
 def _records(source: str, changes: Diff, now: dt.datetime) -> list[ChangeRecord]:
     at = stamp(now)
     return [
-        *(ChangeRecord(source, e.uid, "added", None, when(e), at) for e in changes.added),
-        *(ChangeRecord(source, e.uid, "removed", when(e), None, at) for e in changes.removed),
-        *(ChangeRecord(source, n.uid, "moved", when(o), when(n), at) for o, n in changes.moved),
+        *(ChangeRecord(source, e.uid, Change.ADDED, None, when(e), at) for e in changes.added),
+        *(ChangeRecord(source, e.uid, Change.REMOVED, when(e), None, at) for e in changes.removed),
+        *(
+            ChangeRecord(source, n.uid, Change.MOVED, when(o), when(n), at)
+            for o, n in changes.moved
+        ),
     ]

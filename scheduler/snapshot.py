@@ -17,6 +17,7 @@ from feeds.ical import Revision
 from feeds.jsonout import timeline_dict
 from feeds.meaning import Rules
 from feeds.model import Timeline
+from scheduler.schema import ChangeRecord
 
 EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 
@@ -31,6 +32,8 @@ class Snapshot(NamedTuple):
     zone: str
     rules: Rules | None = None
     """What rows mean (:mod:`feeds.meaning`); None: the defaults in ``zone``."""
+    changes: tuple[ChangeRecord, ...] = ()
+    """The newest change records, newest first (``/changes.atom`` and the page)."""
 
     @property
     def meaning(self) -> Rules:
@@ -44,6 +47,7 @@ def build_snapshot(
     zone: str,
     modified: dt.datetime | None = None,
     rules: Rules | None = None,
+    changes: Sequence[ChangeRecord] = (),
 ) -> Snapshot:
     """Make a Snapshot; ``modified`` defaults to the newest revision (or a fixed epoch)."""
     data = {
@@ -55,9 +59,12 @@ def build_snapshot(
         },
         "zones": [{e.uid: e.zones for e in t.events if e.zones != (None, None)} for t in timelines],
         "rules": repr(rules),
+        "changes": [list(c) for c in changes],
     }
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
     if modified is None:
         stamps = [r.modified for r in revisions.values() if r.modified is not None]
         modified = max(stamps, default=EPOCH)
-    return Snapshot(tuple(timelines), dict(revisions), digest, modified, zone, rules)
+    return Snapshot(
+        tuple(timelines), dict(revisions), digest, modified, zone, rules, tuple(changes)
+    )

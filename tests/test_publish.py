@@ -39,12 +39,16 @@ def test_publish_writes_the_same_feeds_json_and_page(tmp_path: Path) -> None:
     snapshot = snapshot_of([example()])
     written = publish(snapshot, tmp_path, now=NOW)
     names = ["all", TERM, *ROLES]
-    expected = {f"feeds/{n}.ics" for n in names} | {"api/timelines.json", "index.html", ".nojekyll"}
+    files = {"api/timelines.json", "changes.atom", "index.html", ".nojekyll"}
+    expected = {f"feeds/{n}.ics" for n in names} | files
     assert {p.relative_to(tmp_path).as_posix() for p in written} == expected
-    server = served(snapshot, [f"/feeds/{n}.ics" for n in names] + ["/api/timelines"])
+    server = served(
+        snapshot, [f"/feeds/{n}.ics" for n in names] + ["/api/timelines", "/changes.atom"]
+    )
     for name in names:
         assert (tmp_path / "feeds" / f"{name}.ics").read_bytes() == server[f"/feeds/{name}.ics"]
     assert (tmp_path / "api" / "timelines.json").read_bytes() == server["/api/timelines"]
+    assert (tmp_path / "changes.atom").read_bytes() == server["/changes.atom"]
     assert json.loads((tmp_path / "api/timelines.json").read_text())[0]["term"]["id"] == TERM
     html = (tmp_path / "index.html").read_text()
     assert 'data-path="feeds/all.ics"' in html and 'data-path="/feeds/' not in html
@@ -100,7 +104,7 @@ def test_run_publish_from_a_config(tmp_path: Path, capsys: pytest.CaptureFixture
     config = _config(tmp_path, f'name = "example"\npath = "{EXAMPLE}"')
     out = tmp_path / "site"
     assert run_publish(str(config), str(out)) == 0
-    assert "wrote 8 files" in capsys.readouterr().out
+    assert "wrote 9 files" in capsys.readouterr().out
     assert (out / "feeds" / f"{TERM}.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
 
 

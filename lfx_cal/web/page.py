@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from feeds.categories import ROLES
 from feeds.meaning import RowKind, kind_of, over_at, reminder_instant
 from feeds.model import CATEGORIES, Endpoint, Event, Timeline, endpoint_text
+from lfx_cal.web.atom import changes_section
 from lfx_cal.web.feeds import feed_names
 from lfx_cal.web.links import absolute, normalize_base, subscribe_links
 from lfx_cal.web.signup_form import SCRIPT_SOURCE, SignupForm, signup_section
@@ -256,6 +257,7 @@ def render_page(
         f"{_subscribe(feed_names(snapshot), prefix, base, static)}"
         f"{signup_section(signup, snapshot)}"
         f"{_timelines(snapshot, now)}"
+        f"{changes_section(snapshot, static)}"
         f'<section id="past"{"" if past else " hidden"}><h2>Past deadlines</h2>'
         f'<ol class="deadlines" id="past-list">{past}</ol></section></main>'
         f'<script type="application/json" id="lfx-data">{_data(snapshot, base, static)}</script>'

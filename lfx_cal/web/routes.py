@@ -24,6 +24,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.metrics import Counter
 
+from lfx_cal.web.atom import ATOM_TYPE, render_atom
 from lfx_cal.web.feeds import (
     CACHE_BYTES,
     LRU,
@@ -203,6 +204,18 @@ class FeedServer:
         item = await self._built(self.pages, (snapshot.version, split), build)
         return self.answer(request, item, snapshot, "page")
 
+    async def changes_atom(self, request: web.Request) -> web.Response:
+        """``GET /changes.atom``: one Atom entry per change record (lfx_cal.web.atom)."""
+        snapshot = self.state.snapshot
+
+        def build() -> Rendered:
+            body = render_atom(snapshot, self.base_url)
+            etag = make_etag(snapshot.version, "atom", self.base_url)
+            return rendered(body, etag, ATOM_TYPE, snapshot)
+
+        item = await self._built(self.api, f"atom|{snapshot.version}", build)
+        return self.answer(request, item, snapshot, "changes")
+
     async def metrics(self, request: web.Request) -> web.Response:
         """``GET /metrics``: Prometheus text format."""
         headers = {
@@ -238,6 +251,7 @@ def add_routes(
     app.router.add_get("/", server.page)
     app.router.add_get("/feeds/{name}.ics", server.feed)
     app.router.add_get("/api/timelines", server.timelines)
+    app.router.add_get("/changes.atom", server.changes_atom)
     app.router.add_get("/metrics", server.metrics)
     app.on_response_prepare.append(_server_header)
     return server
