@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from feeds.categories import ROLES
 from lfx_cal.publish import publish, run_publish
 from lfx_cal.web import add_routes
+from lfx_cal.web.events import event_name
 from lfx_cal.web.links import subscribe_links
 from scheduler.snapshot import Snapshot
 from tests.conftest import ROOT
@@ -40,8 +41,13 @@ def test_publish_writes_the_same_feeds_json_and_page(tmp_path: Path) -> None:
     written = publish(snapshot, tmp_path, now=NOW)
     names = ["all", TERM, *ROLES]
     expected = {f"feeds/{n}.ics" for n in names} | {"api/timelines.json", "index.html", ".nojekyll"}
+    events = [f"events/{event_name(e.uid)}.ics" for e in example().events]
+    expected |= set(events)
     assert {p.relative_to(tmp_path).as_posix() for p in written} == expected
-    server = served(snapshot, [f"/feeds/{n}.ics" for n in names] + ["/api/timelines"])
+    paths = [f"/feeds/{n}.ics" for n in names] + ["/api/timelines"] + [f"/{e}" for e in events]
+    server = served(snapshot, paths)
+    for event in events:  # one event with reminders, the same bytes the server sends
+        assert (tmp_path / event).read_bytes() == server[f"/{event}"]
     for name in names:
         assert (tmp_path / "feeds" / f"{name}.ics").read_bytes() == server[f"/feeds/{name}.ics"]
     assert (tmp_path / "api" / "timelines.json").read_bytes() == server["/api/timelines"]
@@ -100,7 +106,7 @@ def test_run_publish_from_a_config(tmp_path: Path, capsys: pytest.CaptureFixture
     config = _config(tmp_path, f'name = "example"\npath = "{EXAMPLE}"')
     out = tmp_path / "site"
     assert run_publish(str(config), str(out)) == 0
-    assert "wrote 8 files" in capsys.readouterr().out
+    assert f"wrote {8 + len(example().events)} files" in capsys.readouterr().out
     assert (out / "feeds" / f"{TERM}.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
 
 
