@@ -38,9 +38,11 @@ from aiohttp import web
 from feeds.categories import ROLES
 from feeds.ical import Revision
 from feeds.load import load
+from feeds.meaning import Rules
+from feeds.model import Event
 from lfx_cal.publish import publish
 from lfx_cal.web import add_routes
-from lfx_cal.web.links import subscribe_links
+from lfx_cal.web.links import add_event, google_add, outlook_add, subscribe_links
 from lfx_cal.web.page import render_page
 from scheduler.snapshot import Snapshot, build_snapshot
 from tests import _icaljs
@@ -385,6 +387,21 @@ def test_add_to_calendar_links_and_single_event_ics(driver: Any, site: Served) -
     assert missing.value.code == 404
 
 
+def axe_violations(driver: Any, rules: list[str] | None = None) -> list[list[Any]]:
+    """axe-core's violations on the loaded page: rule id, impact, node count, first node."""
+    only = {"runOnly": {"type": "rule", "values": rules}} if rules else {}
+    found: list[list[Any]] = driver.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "var options = Object.assign({resultTypes: ['violations']}, arguments[0]);"
+        "axe.run(document, options)"
+        ".then(function (r) { done(r.violations.map(function (v) {"
+        "  return [v.id, v.impact, v.nodes.length, v.nodes[0].target.join(' ')]; })); })"
+        ".catch(function (e) { done([['axe failed', String(e), 0, '']]); });",
+        only,
+    )
+    return found
+
+
 def test_accessibility_and_keyboard(driver: Any, site: Served) -> None:
     axe = _icaljs.package("axe-core")
     if axe is None:
@@ -395,16 +412,23 @@ def test_accessibility_and_keyboard(driver: Any, site: Served) -> None:
     width(driver, 390)
     try:
         driver.execute_script((axe / "axe.min.js").read_text(encoding="utf-8"))
-        result = driver.execute_async_script(
-            "var done = arguments[arguments.length - 1];"
-            "axe.run(document, {resultTypes: ['violations']})"
-            ".then(function (r) { done(r.violations.map(function (v) {"
-            "  return [v.id, v.impact, v.nodes.length, v.nodes[0].target.join(' ')]; })); })"
-            ".catch(function (e) { done([['axe failed', String(e), 0, '']]); });"
-        )
+        result = axe_violations(driver)
         bad = [v for v in result if v[1] in ("serious", "critical")]
         assert bad == [], bad
         assert not [v for v in result if v[0] == "color-contrast"], result
+        # the dark scheme passes the contrast rule too
+        driver.execute_cdp_cmd(
+            "Emulation.setEmulatedMedia",
+            {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+        )
+        try:
+            background = driver.execute_script(
+                "return getComputedStyle(document.body).backgroundColor"
+            )
+            assert background == "rgb(20, 23, 29)"  # the dark scheme is in effect
+            assert axe_violations(driver, ["color-contrast"]) == []
+        finally:
+            driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
         # every control is reachable with the Tab key, in one pass
         controls = driver.execute_script(
             "window.__seen = new Set();"
@@ -548,3 +572,31 @@ def test_no_secrets_from_source_urls(feed_site: Site) -> None:
         body = feed_site.get(path).body
         assert b"hunter2" not in body and b"s3cret" not in body, path
         assert b"example.org/t/README.md" in body.replace(b"\r\n ", b"").replace(b"%2F", b"/"), path
+
+
+def test_add_event_follows_the_deadline_model() -> None:
+    """What one tap adds: the close, as the meaning model reads it (no browser)."""
+    rules = Rules(ZONE)
+    late = Rules(ZONE, deadline_time=dt.time(17, 0))
+    day = dt.date(2027, 3, 10)
+    due = Event("t-due@lfx-cal", "lfx-2027-t1", "Proposals due", day, categories=("proposal",))
+    whole = add_event(due, due.term, rules, "https://example.org/t")
+    assert (whole.start, whole.end, whole.title) == (day, day + DAY, "Proposals due (end of day)")
+    assert whole.details.endswith("Source: https://example.org/t")
+    outlook = parse_qs(urlsplit(outlook_add(whole)).query)
+    assert outlook["allday"] == ["true"] and outlook["startdt"] == ["2027-03-10"]
+    timed = add_event(due, due.term, late, "")
+    five_pm = dt.datetime(2027, 3, 11, 1, 0, tzinfo=dt.UTC)  # 17:00 PST
+    assert (timed.start, timed.end) == (five_pm, five_pm + dt.timedelta(minutes=15))
+    assert _decode_google(google_add(timed))["dates"] == "20270311T010000Z/20270311T011500Z"
+    call = dt.datetime(2027, 3, 5, 17, 30, tzinfo=dt.UTC)
+    kickoff = Event("t-k@lfx-cal", "lfx-2027-t1", "Kick-off call", call, categories=("kickoff",))
+    assert add_event(kickoff, kickoff.term, rules).start == call
+    period = Event(
+        "t-a@lfx-cal", "lfx-2027-t1", "Mentee Applications Open", day, day + 5 * DAY,
+        categories=("application",),
+    )  # fmt: skip
+    opened = add_event(period, period.term, rules)
+    assert opened.title == "Closes: Mentee applications (end of day)"
+    assert (opened.start, opened.end) == (day + 5 * DAY, day + 6 * DAY)
+    assert "Open 2027-03-10 to 2027-03-15." in opened.details
