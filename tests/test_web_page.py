@@ -8,13 +8,14 @@ injects axe-core, pinned in ``tests/js/package-lock.json`` and installed by
 
 One browser session serves the whole module: widths are set with
 ``Emulation.setDeviceMetricsOverride`` and zones with
-``Emulation.setTimezoneOverride`` on the same session. Screenshots at 390 and
-1280 px go to ``tests/artifacts/screenshots/`` (git-ignored), or to the folder
+``Emulation.setTimezoneOverride`` on the same session. Full-page JPEG screenshots
+at 390 and 1280 px go to ``tests/artifacts/screenshots/`` (git-ignored), or to the folder
 named by ``LFX_CAL_SCREENSHOTS``.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import io
@@ -149,13 +150,10 @@ def width(driver: Any, pixels: int) -> None:
     )
 
 
-def open_page(driver: Any, url: str, zone: str, *, fresh: bool = True) -> None:
-    """Load *url* under *zone*; ``fresh`` forgets the role remembered in localStorage."""
+def open_page(driver: Any, url: str, zone: str) -> None:
+    """Load *url* under *zone* and wait for the page script's first tick."""
     driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": zone})
     driver.get(url)
-    if fresh:
-        driver.execute_script("localStorage.clear()")
-        driver.get(url)
     deadline = time.monotonic() + 10
     while not driver.execute_script(
         "return !!document.querySelector('.countdown') &&"
@@ -212,10 +210,13 @@ def test_phone_widths_no_sideways_scroll_and_screenshots(driver: Any, site: Serv
                         "mobile": pixels < 700,
                     },
                 )
-                driver.save_screenshot(str(SHOTS / f"page-{pixels}.png"))
+                shot = driver.execute_cdp_cmd(
+                    "Page.captureScreenshot", {"format": "jpeg", "quality": 80}
+                )
+                (SHOTS / f"page-{pixels}.jpg").write_bytes(base64.b64decode(shot["data"]))
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-    assert (SHOTS / "page-390.png").stat().st_size > 1000
+    assert (SHOTS / "page-390.jpg").stat().st_size > 1000
 
 
 def test_countdowns_states_and_no_errors(driver: Any, site: Served) -> None:
@@ -298,6 +299,13 @@ def test_next_deadline_in_forced_zones(driver: Any, site: Served, zone: str) -> 
 
 
 def test_role_choice_filters_and_is_remembered(driver: Any, site: Served) -> None:
+    try:
+        role_choice(driver, site)
+    finally:  # the other tests start from the default role
+        driver.execute_script("localStorage.clear()")
+
+
+def role_choice(driver: Any, site: Served) -> None:
     open_page(driver, site.url(), "UTC")
     stipend = item(driver, "First Stipend Payments", ".upcoming-list")
     assert stipend.is_displayed()  # a mentee gets stipend dates, but they are not the next card
@@ -309,13 +317,12 @@ def test_role_choice_filters_and_is_remembered(driver: Any, site: Served) -> Non
     assert not stipend.is_displayed()  # filtered to the mentor's dates
     driver.find_element("id", "only-role").click()
     assert stipend.is_displayed()
-    driver.get(site.url())  # no ?role=: localStorage remembers
-    open_page(driver, site.url(), "UTC", fresh=False)
+    open_page(driver, site.url(), "UTC")  # no ?role=: localStorage remembers
     assert driver.find_element("css selector", "#roles input[value=mentor]").is_selected()
     assert next_card(driver).find_element("css selector", ".title").text == (
         "Mentors Review Applications"
     )
-    open_page(driver, site.url("/?role=admin"), "UTC", fresh=False)
+    open_page(driver, site.url("/?role=admin"), "UTC")
     assert driver.find_element("id", "next-role").text == "admin"
     # role presets pick the named role feed, not nine category= parameters
     driver.find_element("css selector", "#picker button[data-role=mentor]").click()
