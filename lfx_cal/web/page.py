@@ -235,7 +235,10 @@ def _add_links(row: Deadline, page: Page) -> str:
     event = row.event
     url = public_source(row.timeline.url or "")
     source = url if url.startswith(("https://", "http://")) else ""
-    item = add_event(event, event.term, page.rules, source)
+    try:
+        item = add_event(event, event.term, page.rules, source)
+    except OverflowError:  # a date at the calendar's edge: no buttons rather than no page
+        return ""
     ics = page.href(("events/" if page.static else "/events/") + quote(event_name(event.uid)))
     label = escape(event.title)
     return (
@@ -270,7 +273,9 @@ def _deadline(row: Deadline, page: Page) -> str:
     if not info and not isinstance(event.deadline, dt.datetime):
         close = closes_at(event, rules)
         if close is not None:
-            until_text = f' <span class="eod">(open until {_time(close, zone)})</span>'
+            if rules.deadline_time is None:  # "due January 20" is open all that day
+                until_text = ' <span class="eod">(end of day)</span>'
+            until_text += f' <span class="until">open until {_time(close, zone)}</span>'
     opens_attr = f' data-opens="{endpoint_text(opens)}"' if opens is not None else ""
     roles = " ".join(roles_of(event))
     lines = [
