@@ -143,4 +143,10 @@ def _run_publish(
     except OSError as problem:
         raise CliError(f"{out}: cannot write: {problem.strerror or problem}") from None
     click.echo(f"wrote {len(written)} files to {out}")
+    if base_url is None:
+        click.echo(
+            "note: without --base-url the page builds its links from the address it is"
+            " opened from; opened as a file (file://) they point at the disk",
+            err=True,
+        )
     return 0

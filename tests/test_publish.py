@@ -106,7 +106,9 @@ def test_run_publish_from_a_config(tmp_path: Path, capsys: pytest.CaptureFixture
     config = _config(tmp_path, f'name = "example"\npath = "{EXAMPLE}"')
     out = tmp_path / "site"
     assert run_publish(str(config), str(out)) == 0
-    assert f"wrote {8 + len(example().events)} files" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert f"wrote {8 + len(example().events)} files" in printed.out
+    assert "--base-url" in printed.err  # the page opened from file:// would link the disk
     assert (out / "feeds" / f"{TERM}.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
 
 
