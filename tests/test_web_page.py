@@ -219,6 +219,28 @@ def test_phone_widths_no_sideways_scroll_and_screenshots(driver: Any, site: Serv
     assert (SHOTS / "page-390.jpg").stat().st_size > 1000
 
 
+def test_without_javascript_in_the_browser(driver: Any, site: Served) -> None:
+    driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        width(driver, 390)
+        driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Tokyo"})
+        driver.get(site.url())
+        scroll = driver.execute_script("return document.documentElement.scrollWidth")
+        assert scroll <= 390, scroll
+        card = next_card(driver)  # the mentee's next deadline, rendered by the server
+        assert card.find_element("css selector", ".title").text == "Mentee Applications Open"
+        at_home = CLOSE.astimezone(ZoneInfo(ZONE))
+        shown = card.find_element("css selector", ".when time").text
+        assert shown.endswith(f"{at_home:%H:%M} {at_home:%Z}"), shown  # the program zone
+        assert driver.find_element("id", "viewer-zone").text == ZONE
+        assert not driver.find_element("id", "roles").is_displayed()  # needs the script
+        google = card.find_element("css selector", "a[data-add=google]").get_attribute("href")
+        assert google.startswith("https://calendar.google.com/calendar/render?action=TEMPLATE")
+    finally:
+        driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 def test_countdowns_states_and_no_errors(driver: Any, site: Served) -> None:
     open_page(driver, site.url(), "UTC")
     first = driver.find_elements("css selector", ".upcoming-list li.deadline .title")
