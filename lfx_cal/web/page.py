@@ -233,8 +233,8 @@ def _program_time(row: Deadline, page: Page) -> str:
 def _add_links(row: Deadline, page: Page) -> str:
     """Google, Outlook and ``.ics`` buttons that put this one row in the reader's calendar."""
     event = row.event
-    url = public_source(row.timeline.url or "")
-    source = url if url.startswith(("https://", "http://")) else ""
+    addresses = (public_source(row.timeline.url or ""), public_source(event.source))
+    source = next((a for a in addresses if a.startswith(("https://", "http://"))), "")
     try:
         item = add_event(event, event.term, page.rules, source)
     except OverflowError:  # a date at the calendar's edge: no buttons rather than no page
@@ -308,6 +308,12 @@ def _links(path: str, label: str, base: str | None) -> str:
     )
 
 
+def _role_label(role: str, css: str = "") -> str:
+    """The role's name as the script updates it (``id="next-role"`` or a class)."""
+    where = f'class="{css}"' if css else 'id="next-role"'
+    return f"<span {where}>{escape(ROLE_TEXT.get(role, role))}</span>"
+
+
 def _role_picker() -> str:
     radios = "".join(
         f'<label class="role"><input type="radio" name="role" value="{role}"'
@@ -323,7 +329,7 @@ def next_section(page: Page) -> str:
     card = _deadline(row, page) if row is not None else ""
     return (
         '<section id="next" aria-labelledby="next-title"><h2 id="next-title">Next deadline'
-        f' <span class="for">for a <span id="next-role">{DEFAULT_ROLE}</span></span></h2>'
+        f' <span class="for">({_role_label(DEFAULT_ROLE)})</span></h2>'
         f"{_role_picker()}"
         f'<ol class="deadlines next" id="next-list">{card}</ol>'
         f'<p class="empty" id="next-none"{" hidden" if row else ""}>'
@@ -367,7 +373,7 @@ def upcoming_section(page: Page) -> str:
         '<section id="upcoming" aria-labelledby="upcoming-title">'
         '<h2 id="upcoming-title">Upcoming</h2>'
         '<p class="filter" id="role-filter" hidden><label><input type="checkbox" id="only-role"'
-        ' checked> Only dates for a <span class="role-name">mentee</span></label></p>'
+        f" checked> Only dates for the role ({_role_label(DEFAULT_ROLE, 'role-name')})</label></p>"
     ]
     for term_id, rows in groups.items():
         term = rows[0].timeline.term

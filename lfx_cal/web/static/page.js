@@ -164,8 +164,9 @@
     document.querySelectorAll("#roles input[name=role]").forEach(function (input) {
       input.checked = input.value === role;
     });
-    document.getElementById("next-role").textContent = role;
-    document.querySelectorAll(".role-name").forEach(function (el) { el.textContent = role; });
+    var name = data.roleText[role] || role;
+    document.getElementById("next-role").textContent = name;
+    document.querySelectorAll(".role-name").forEach(function (el) { el.textContent = name; });
     if (remember) {
       try { window.localStorage.setItem(STORE, role); } catch (e) { /* storage disabled */ }
       try {
