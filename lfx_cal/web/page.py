@@ -320,7 +320,7 @@ def _role_picker() -> str:
         f"{' checked' if role == DEFAULT_ROLE else ''}> {escape(ROLE_TEXT.get(role, role))}</label>"
         for role in ROLES
     )
-    return f'<fieldset id="roles" class="roles" hidden><legend>I am a</legend>{radios}</fieldset>'
+    return f'<fieldset id="roles" class="roles" hidden><legend>My role</legend>{radios}</fieldset>'
 
 
 def next_section(page: Page) -> str:
