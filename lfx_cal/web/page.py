@@ -275,7 +275,7 @@ def _deadline(row: Deadline, page: Page) -> str:
         if close is not None:
             if rules.deadline_time is None:  # "due January 20" is open all that day
                 until_text = ' <span class="eod">(end of day)</span>'
-            until_text += f' <span class="until">open until {_time(close, zone)}</span>'
+            until_text += f' <span class="until">· open until {_time(close, zone)}</span>'
     opens_attr = f' data-opens="{endpoint_text(opens)}"' if opens is not None else ""
     roles = " ".join(roles_of(event))
     lines = [
