@@ -239,7 +239,8 @@ def _add_links(row: Deadline, page: Page) -> str:
         item = add_event(event, event.term, page.rules, source)
     except OverflowError:  # a date at the calendar's edge: no buttons rather than no page
         return ""
-    ics = page.href(("events/" if page.static else "/events/") + quote(event_name(event.uid)))
+    folder = "events/" if page.static else "/events/"
+    ics = page.href(folder + quote(event_name(event.uid)) + ".ics")
     label = escape(event.title)
     return (
         f'<div class="add" role="group" aria-label="Add {label} to your calendar">'
@@ -248,7 +249,7 @@ def _add_links(row: Deadline, page: Page) -> str:
         ' rel="noopener noreferrer" target="_blank">Google Calendar</a> '
         f'<a class="button" data-add="outlook" href="{escape(outlook_add(item))}"'
         ' rel="noopener noreferrer" target="_blank">Outlook</a> '
-        f'<a class="button" data-add="ics" href="{escape(ics)}.ics" download>'
+        f'<a class="button" data-add="ics" href="{escape(ics)}" download>'
         ".ics with reminders</a></div>"
     )
 
