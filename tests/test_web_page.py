@@ -337,6 +337,8 @@ def role_choice(driver: Any, site: Served) -> None:
     assert card.find_element("css selector", ".title").text == "Mentors Review Applications"
     assert card.find_element("css selector", ".countdown").text.startswith("opens in ")
     assert "role=mentor" in driver.current_url
+    role_feed = driver.find_element("css selector", "#role-feed a.webcal").get_attribute("href")
+    assert role_feed == "webcal:" + site.url("/feeds/mentor.ics").split(":", 1)[1]
     assert not stipend.is_displayed()  # filtered to the mentor's dates
     driver.find_element("id", "only-role").click()
     assert stipend.is_displayed()

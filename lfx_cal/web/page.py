@@ -335,7 +335,19 @@ def next_section(page: Page) -> str:
         f'<ol class="deadlines next" id="next-list">{card}</ol>'
         f'<p class="empty" id="next-none"{" hidden" if row else ""}>'
         "Nothing upcoming for this role.</p>"
-        f'<p class="hint">{escape(REMINDER_NOTE)}</p></section>'
+        f'<p class="hint">{escape(REMINDER_NOTE)}</p>{_role_feed(page)}</section>'
+    )
+
+
+def _role_feed(page: Page) -> str:
+    """Subscribe links for the chosen role's named feed (the script follows the role)."""
+    label = feed_names(page.snapshot).get(DEFAULT_ROLE)
+    if label is None:
+        return ""
+    links = _links(page.prefix + DEFAULT_ROLE + ".ics", label, page.base)
+    return (
+        f'<p class="links" id="role-feed">Or subscribe to every date for the role'
+        f" ({_role_label(DEFAULT_ROLE, 'role-name')}): {links}</p>"
     )
 
 
@@ -498,6 +510,7 @@ def _data(page: Page) -> str:
         "roles": ROLES,
         "defaultRole": DEFAULT_ROLE,
         "roleText": ROLE_TEXT,
+        "roleFeeds": {r: n for r, n in feed_names(page.snapshot).items() if r in ROLES},
     }
     text = json.dumps(data, ensure_ascii=False, sort_keys=True)
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")

@@ -167,6 +167,11 @@
     var name = data.roleText[role] || role;
     document.getElementById("next-role").textContent = name;
     document.querySelectorAll(".role-name").forEach(function (el) { el.textContent = name; });
+    document.querySelectorAll("#role-feed a[data-link]").forEach(function (a) {
+      a.setAttribute("data-path", (data.static ? "feeds/" : "/feeds/") + role + ".ics");
+      a.setAttribute("data-name", data.roleFeeds[role] || role);
+      fill(a);
+    });
     if (remember) {
       try { window.localStorage.setItem(STORE, role); } catch (e) { /* storage disabled */ }
       try {
