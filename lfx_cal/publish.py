@@ -2,11 +2,14 @@
 
 The folder holds ``index.html`` (the same page as ``GET /``, linking feeds
 relatively), ``feeds/NAME.ics`` for ``all``, each term id and each role preset,
-``api/timelines.json``, ``changes.atom`` (the database's change history, as
-``GET /changes.atom``) and ``.nojekyll`` (GitHub Pages serves the folder as is).
+``events/NAME.ics`` for each row (one event with reminders, to import; see
+:mod:`lfx_cal.web.events`), ``api/timelines.json``, ``changes.atom`` (the
+database's change history, as ``GET /changes.atom``) and ``.nojekyll`` (GitHub
+Pages serves the folder as is).
 Query filters need the server; the published page offers the named feeds only.
 Files are replaced atomically; ``.ics`` files of feeds that no longer exist are
-removed from ``feeds/``.
+removed from ``feeds/`` and ``events/``. Without ``--base-url``, the page opened
+from ``file://`` says to publish with one (its links would point at the disk).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from feeds.load import load
 from feeds.model import Timeline
 from lfx_cal.errors import CliError
 from lfx_cal.web.atom import render_atom
+from lfx_cal.web.events import event_files, render_event
 from lfx_cal.web.feeds import FeedQuery, feed_names, render_feed
 from lfx_cal.web.page import render_page
 from lfx_cal.web.sources import timelines_json
@@ -70,6 +74,8 @@ def publish(
         if not _FILE_NAME.fullmatch(name):
             raise ValueError(f"feed name {name!r} cannot be a file name; set a simpler term id")
         files[f"feeds/{name}.ics"] = render_feed(snapshot, FeedQuery(name)).body
+    for name, event in event_files(snapshot).items():
+        files[f"events/{name}.ics"] = render_event(snapshot, event).body
     files["api/timelines.json"] = timelines_json(snapshot.timelines)
     files["changes.atom"] = render_atom(snapshot, base_url)
     moment = now or dt.datetime.now(dt.UTC)
@@ -80,10 +86,10 @@ def publish(
         path = out_dir / relative
         _write(path, data)
         written.append(path)
-    feeds_dir = out_dir / "feeds"
-    for stale in feeds_dir.glob("*.ics"):
-        if f"feeds/{stale.name}" not in files:
-            stale.unlink()
+    for folder in ("feeds", "events"):
+        for stale in (out_dir / folder).glob("*.ics"):
+            if f"{folder}/{stale.name}" not in files:
+                stale.unlink()
     return written
 
 
@@ -154,4 +160,10 @@ def _run_publish(
     except OSError as problem:
         raise CliError(f"{out}: cannot write: {problem.strerror or problem}") from None
     click.echo(f"wrote {len(written)} files to {out}")
+    if base_url is None:
+        click.echo(
+            "note: without --base-url the page builds its links from the address it is"
+            " opened from; opened as a file (file://) they point at the disk",
+            err=True,
+        )
     return 0

@@ -57,20 +57,35 @@ def record() -> None:
     ical.build_calendar = build  # type: ignore[assignment]
 
 
+PACKAGES = ("ical.js", "axe-core")
+"""The packages of ``tests/js/package.json``; any one missing reruns ``npm ci``."""
+
+
+def _installed() -> bool:
+    return all((JS / "node_modules" / name / "package.json").is_file() for name in PACKAGES)
+
+
 def _install() -> None:
-    """``npm ci`` in ``tests/js`` once (the lockfile pins ical.js), under a lock for xdist."""
+    """``npm ci`` in ``tests/js`` once (the lockfile pins the packages), under a lock for xdist."""
     import fcntl
 
     npm = shutil.which("npm")
-    if npm is None or (JS / "node_modules" / "ical.js" / "package.json").is_file():
+    if npm is None or _installed():
         return
     with open(JS / ".install.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (JS / "node_modules" / "ical.js" / "package.json").is_file():
+        if not _installed():
             subprocess.run(
                 [npm, "ci", "--no-audit", "--no-fund"],
                 cwd=JS, capture_output=True, check=False, timeout=300,
             )  # fmt: skip
+
+
+def package(name: str) -> Path | None:
+    """The folder of an npm package of ``tests/js``, installed on first use; None without npm."""
+    _install()
+    folder = JS / "node_modules" / name
+    return folder if (folder / "package.json").is_file() else None
 
 
 def node() -> str:

@@ -172,7 +172,10 @@ def test_the_page_follows_the_model() -> None:
     assert "(end of day)" in page
     assert 'data-until="2031-01-21T08:00:00Z" data-at="2031-01-21T08:00:00Z"' in page
     # the last day counts down to its start, then reads "today" until it is over
-    assert 'data-until="2031-05-31T07:00:00Z" data-at="2031-05-30T07:00:00Z" data-today="1"' in page
+    assert (
+        'data-until="2031-05-31T07:00:00Z" data-at="2031-05-30T07:00:00Z" data-kind="info"'
+        ' data-opens="2031-05-30T07:00:00Z"'
+    ) in page
 
 
 def test_messages_say_what_happens_and_when_in_slack_and_e_mail() -> None:

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from feeds.categories import ROLES
 from lfx_cal.publish import publish, run_publish
 from lfx_cal.web import add_routes
+from lfx_cal.web.events import event_name
 from lfx_cal.web.links import subscribe_links
 from scheduler.snapshot import Snapshot
 from tests.conftest import ROOT
@@ -41,10 +42,13 @@ def test_publish_writes_the_same_feeds_json_and_page(tmp_path: Path) -> None:
     names = ["all", TERM, *ROLES]
     files = {"api/timelines.json", "changes.atom", "index.html", ".nojekyll"}
     expected = {f"feeds/{n}.ics" for n in names} | files
+    events = [f"events/{event_name(e.uid)}.ics" for e in example().events]
+    expected |= set(events)
     assert {p.relative_to(tmp_path).as_posix() for p in written} == expected
-    server = served(
-        snapshot, [f"/feeds/{n}.ics" for n in names] + ["/api/timelines", "/changes.atom"]
-    )
+    paths = [f"/feeds/{n}.ics" for n in names] + ["/api/timelines", "/changes.atom"]
+    server = served(snapshot, paths + [f"/{e}" for e in events])
+    for event in events:  # one event with reminders, the same bytes the server sends
+        assert (tmp_path / event).read_bytes() == server[f"/{event}"]
     for name in names:
         assert (tmp_path / "feeds" / f"{name}.ics").read_bytes() == server[f"/feeds/{name}.ics"]
     assert (tmp_path / "api" / "timelines.json").read_bytes() == server["/api/timelines"]
@@ -104,7 +108,9 @@ def test_run_publish_from_a_config(tmp_path: Path, capsys: pytest.CaptureFixture
     config = _config(tmp_path, f'name = "example"\npath = "{EXAMPLE}"')
     out = tmp_path / "site"
     assert run_publish(str(config), str(out)) == 0
-    assert "wrote 9 files" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert f"wrote {9 + len(example().events)} files" in printed.out
+    assert "--base-url" in printed.err  # the page opened from file:// would link the disk
     assert (out / "feeds" / f"{TERM}.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
 
 

@@ -24,7 +24,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.metrics import Counter
 
+from feeds.model import Event
 from lfx_cal.web.atom import ATOM_TYPE, render_atom
+from lfx_cal.web.events import event_files, render_event
 from lfx_cal.web.feeds import (
     CACHE_BYTES,
     LRU,
@@ -92,6 +94,8 @@ class FeedServer:
         self.rows: LRU[str, tuple[Deadline, ...]] = LRU(8)
         self.pages: LRU[tuple[str, int], Rendered] = LRU(16)
         self.api: LRU[str, Rendered] = LRU(8)
+        self.event_names: LRU[str, dict[str, Event]] = LRU(8)
+        self.events: LRU[tuple[str, str], Rendered] = LRU(256)
         self._counters: dict[tuple[str, int], Counter] = {}
         self._metrics: Metrics | None = None
 
@@ -172,6 +176,17 @@ class FeedServer:
             return cache.put(key, item)
         return await asyncio.shield(pending)
 
+    async def event(self, request: web.Request) -> web.Response:
+        """``GET /events/{name}.ics``: one row with reminders, to import (:mod:`.events`)."""
+        snapshot = self.state.snapshot
+        name = request.match_info["name"]
+        files = self.event_names.get(snapshot.version, lambda: event_files(snapshot))
+        found = files.get(name)
+        if found is None:
+            return self.error(404, "no such event; the events are listed on the home page", "event")
+        item = self.events.get((snapshot.version, name), lambda: render_event(snapshot, found))
+        return self.answer(request, item, snapshot, "event")
+
     async def timelines(self, request: web.Request) -> web.Response:
         """``GET /api/timelines``: the ``show --format json`` objects, as a list."""
         snapshot = self.state.snapshot
@@ -250,6 +265,7 @@ def add_routes(
     server = FeedServer(state, base_url, signup)
     app.router.add_get("/", server.page)
     app.router.add_get("/feeds/{name}.ics", server.feed)
+    app.router.add_get("/events/{name}.ics", server.event)
     app.router.add_get("/api/timelines", server.timelines)
     app.router.add_get("/changes.atom", server.changes_atom)
     app.router.add_get("/metrics", server.metrics)
