@@ -179,12 +179,13 @@ class Courier:
             self.removed[event.uid] = event
         if not keys:
             return
-        change = None
-        if old is not None and not removed:
-            change = changed_from(old, event, zone=self.service.timezone)
         what = keys[0].change
 
         def message(name: str) -> Message:
+            change = None
+            if old is not None and not removed:  # in the reader's own zone, if it has one
+                zone = self._subscription(name).zone or self.service.timezone
+                change = changed_from(old, event, zone=zone)
             return self._change_message(event, what, change, subscription=name)
 
         await self._deliver(keys, message, self.clock())

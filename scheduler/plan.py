@@ -158,10 +158,17 @@ def what(old: Event | None, new: Event | None) -> ChangeKey:
 
 
 def change_keys(event: Event, what: ChangeKey, subscriptions: Sequence[Subscription]) -> list[Key]:
-    """Ledger keys for a change alert about *event* (*what* identifies the change)."""
+    """Ledger keys for a change alert about *event* (*what* identifies the change).
+
+    A self-service subscriber (``personal``) hears about moves and removals of
+    the deadlines it follows, not about added rows: a next term appearing on a
+    page would otherwise mail each of them once per row. Configured
+    subscriptions with ``changes = true`` hear about all three.
+    """
+    added = what.old is None
     return [
         Key.of(s.name, Kind.CHANGED, event.uid, dt.timedelta(0), what, target)
         for s in subscriptions
-        if s.changes and wants(s, event)
+        if s.changes and wants(s, event) and not (added and s.personal)
         for target in s.targets
     ]

@@ -551,7 +551,9 @@ def subscriptions(
     """The confirmed *rows* as ordinary subscriptions (see the module docstring).
 
     E-mail rows get their unsubscribe links from *links* (None: no links, which
-    only a test should want).
+    only a test should want). Change alerts are on: someone reminded of a
+    deadline expects to hear when it moves (or is dropped); which changes reach
+    them is :func:`scheduler.plan.change_keys`'s rule.
     """
     shared: dict[object, Any] = {}
     found: list[Subscription] = []
@@ -571,6 +573,7 @@ def subscriptions(
                 targets=(row.address,),
                 categories=categories,
                 leads=prefs.leads,
+                changes=True,
                 openings=openings,
                 zone=prefs.zone,
                 term=prefs.term,

@@ -187,3 +187,62 @@ def test_a_pinned_source_ignores_the_other_terms_on_its_page(tmp_path: Path) -> 
         page.write_text(DRAFT.replace("Tue, Jul 8", "Fri, Jul 11") + document(ROWS))
         again = poll(source, store, "America/Los_Angeles", now)
         assert again.error is None and not again.diff and store.changes() == []
+
+
+def test_self_service_subscribers_hear_moves_and_removals_in_their_zone(tmp_path: Path) -> None:
+    """A mentee who signed up hears when a followed deadline moves or goes; not of added rows."""
+    from scheduler.subscribers import Channel, Prefs, State, Subscriber, subscriptions
+
+    doc = tmp_path / "README.md"
+    doc.write_text(document(ROWS))
+    config = parse_config(
+        CONFIG.format(db=(tmp_path / "s.db").as_posix(), doc=doc.as_posix()), "c.toml"
+    )
+    watch, mail, clock = (
+        RecorderNotifier(),
+        RecorderNotifier(),
+        Clock(dt.datetime(2031, 4, 1, tzinfo=dt.UTC)),
+    )
+    notifiers = {"recorder": watch, "email": mail}
+    daemon = Daemon(config, Store(config.service.database), notifiers, clock=clock)  # type: ignore[arg-type]
+    prefs = Prefs(role=None, leads=(dt.timedelta(days=1),), zone="Asia/Tokyo")
+    row = Subscriber(7, Channel.EMAIL, "ann@example.org", State.CONFIRMED, prefs, "", "", "n")
+
+    async def version(rows: list[tuple[str, str]], expected: int) -> list[str]:
+        clock.now += dt.timedelta(days=1)
+        doc.write_text(document(rows))
+        before = len(mail.sent), len(watch.sent)
+        result = await daemon.poll(config.sources[0])
+        assert result.error is None, result.error
+        for _ in range(200):  # alerts go out on a task of their own: drain it
+            await asyncio.sleep(0.01)
+            if len(watch.sent) >= before[1] + expected:
+                break
+        await asyncio.sleep(0.05)
+        assert len(watch.sent) == before[1] + expected  # the configured watcher hears everything
+        assert {r.target for r in mail.sent[before[0] :]} <= {"ann@example.org"}
+        return [r.message.title for r in mail.sent[before[0] :]]
+
+    async def scenario() -> None:
+        await daemon.start()
+        try:
+            daemon.set_subscribers(subscriptions([row], None))
+            moved = edit(
+                ROWS,
+                "Applicants apply",
+                ("Applicants apply", "Tue, May 6 – Thu, May 22, 5:00 PM PDT"),
+            )
+            # 5:00 PM PDT on May 22 is 9:00 AM on May 23 in Tokyo: the reader's own clock
+            title = (
+                "Changed: Applicants apply — the deadline moved to Fri, May 23, 2031, 9:00 AM JST"
+            )
+            assert await version(moved, 1) == [f"{title} (00:00 UTC)"]
+            added = [*moved, ("Final report due", "Fri, Aug 22")]
+            assert await version(added, 1) == []
+            gone = await version(edit(added, "Midpoint check-in due"), 1)
+            assert gone == ["Removed: Midpoint check-in"]  # (titles drop a trailing "due")
+        finally:
+            await daemon.stop()
+            daemon.store.close()
+
+    asyncio.run(scenario())
