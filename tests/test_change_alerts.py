@@ -204,7 +204,7 @@ def test_self_service_subscribers_hear_moves_and_removals_in_their_zone(tmp_path
         Clock(dt.datetime(2031, 4, 1, tzinfo=dt.UTC)),
     )
     notifiers = {"recorder": watch, "email": mail}
-    daemon = Daemon(config, Store(config.service.database), notifiers, clock=clock)  # type: ignore[arg-type]
+    daemon = Daemon(config, Store(config.service.database), notifiers, clock=clock)
     prefs = Prefs(role=None, leads=(dt.timedelta(days=1),), zone="Asia/Tokyo")
     row = Subscriber(7, Channel.EMAIL, "ann@example.org", State.CONFIRMED, prefs, "", "", "n")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import itertools
 import os
 import re
 import shutil
@@ -631,3 +632,62 @@ def test_add_event_follows_the_deadline_model() -> None:
     assert opened.title == "Closes: Mentee applications (end of day)"
     assert (opened.start, opened.end) == (day + 5 * DAY, day + 6 * DAY)
     assert "Open 2027-03-10 to 2027-03-15." in opened.details
+
+
+@pytest.fixture(scope="module")
+def full_site() -> Iterator[Served]:
+    """The page with every section: the sign-up form on and change records present."""
+    from lfx_cal.web.signup_form import SignupForm
+    from scheduler.schema import ChangeRecord, stamp
+
+    with tempfile.TemporaryDirectory() as folder:
+        timeline = load(str(term_document(Path(folder))), zone=ZONE)
+        uid = timeline.events[1].uid
+        was = stamp(CLOSE - 2 * DAY)
+        records = [  # newest first, as the store hands them over
+            ChangeRecord("t", uid, "moved", f"{TODAY - 2 * DAY} → {was}",
+                         f"{TODAY - 2 * DAY} → {stamp(CLOSE)}", stamp(CHANGED)),
+            ChangeRecord("t", "lfx-gone@lfx-cal", "removed", str(TODAY + 30 * DAY), None,
+                         stamp(CHANGED - DAY)),
+        ]  # fmt: skip
+        snapshot = build_snapshot([timeline], {}, ZONE, changes=records)
+        app = web.Application()
+        form = SignupForm((dt.timedelta(days=7), dt.timedelta(days=1), dt.timedelta(hours=1)), ZONE)
+        add_routes(app, State(snapshot), signup=form)
+        with Served(app) as served:
+            yield served
+
+
+def test_every_section_at_every_width(driver: Any, full_site: Served) -> None:
+    """Sign-up form and changed dates: no sideways scroll, fields stacked, times local."""
+    open_page(driver, full_site.url(), "Asia/Tokyo")
+    try:
+        assert driver.find_elements("css selector", "#signup-form") != []
+        changed = driver.find_element("css selector", "#changes time")
+        # the moment of the change is written in the viewer's zone, like every time on the page
+        assert changed.get_attribute("datetime") == f"{CHANGED:%Y-%m-%dT%H:%M:%SZ}"
+        local = CHANGED.astimezone(ZoneInfo("Asia/Tokyo"))
+        assert changed.get_attribute("data-local") == f"{local:%Y-%m-%d %H:%M}"
+        for pixels in WIDTHS:
+            width(driver, pixels)
+            scroll, inner = driver.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth]"
+            )
+            assert scroll <= inner, (pixels, scroll)
+            # each field of the form on a line of its own (a label never trails the field above)
+            tops = driver.execute_script(
+                "return Array.prototype.map.call("
+                "document.querySelectorAll('#signup-form > label, #signup-form > fieldset'),"
+                " function (el) { var r = el.getBoundingClientRect(); return [r.top, r.bottom]; })"
+            )
+            assert len(tops) == 5
+            stacked = all(b[0] >= a[1] - 1 for a, b in itertools.pairwise(tops))
+            assert stacked, (pixels, tops)
+        axe = _icaljs.package("axe-core")
+        if axe is not None:
+            width(driver, 320)
+            driver.execute_script((axe / "axe.min.js").read_text(encoding="utf-8"))
+            bad = [v for v in axe_violations(driver) if v[1] in ("serious", "critical")]
+            assert bad == [], bad
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -22,8 +22,10 @@ Decisions:
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from html import escape
 
 from feeds.formats import parse_instant
@@ -90,8 +92,15 @@ def render_atom(snapshot: Snapshot, base_url: str | None = None) -> bytes:
     return body
 
 
-def changes_section(snapshot: Snapshot, static: bool = False) -> str:
-    """The page's "Changed dates" section (empty when nothing changed yet)."""
+def changes_section(
+    snapshot: Snapshot, static: bool = False, stamp: Callable[[dt.datetime], str] | None = None
+) -> str:
+    """The page's "Changed dates" section (empty when nothing changed yet).
+
+    *stamp* writes when each change was seen as the page writes its other
+    times (a ``<time data-kind="instant">`` the script shows in the viewer's
+    zone); without it, the bare UTC stamp.
+    """
     if not snapshot.changes:
         return ""
     titles = _titles(snapshot)
@@ -99,9 +108,11 @@ def changes_section(snapshot: Snapshot, static: bool = False) -> str:
     for record in snapshot.changes:
         kind, dates = describe(record, snapshot.zone)
         title = titles.get(record.uid, record.uid)
+        at = f'<time datetime="{escape(record.at)}">{escape(record.at)}</time>'
+        if stamp is not None:
+            at = stamp(parse_instant(record.at))
         items.append(
-            f'<li><time datetime="{escape(record.at)}">{escape(record.at)}</time> '
-            f"<strong>{escape(title)}</strong> {escape(kind)}: {escape(dates)}</li>"
+            f"<li>{at} <strong>{escape(title)}</strong> {escape(kind)}: {escape(dates)}</li>"
         )
     href = "changes.atom" if static else "/changes.atom"
     return (

@@ -501,7 +501,10 @@ SECTIONS: tuple[tuple[str, Section], ...] = (
     ("subscribe", subscribe_section),
     ("signup", lambda page: signup_section(page.signup, page.snapshot)),
     ("timelines", timelines_section),
-    ("changes", lambda page: changes_section(page.snapshot, page.static)),
+    (
+        "changes",
+        lambda page: changes_section(page.snapshot, page.static, lambda at: _time(at, page.zone)),
+    ),
     ("past", past_section),
 )
 """The page's sections in order: a name and a renderer of one :class:`Page`."""

@@ -79,11 +79,11 @@ def choice_fields(form: SignupForm, terms: Sequence[str], prefs: Prefs | None) -
     ]
     detect = "" if prefs else " data-detect-zone"
     return (
-        f'<label>Role <select name="role">{"".join(roles)}</select></label>'
+        f'<label class="field">Role <select name="role">{"".join(roles)}</select></label>'
         f"<fieldset><legend>Remind me</legend>{leads}</fieldset>"
-        f'<label>Time zone <input name="zone" value="{escape(zone)}" required'
+        f'<label class="field">Time zone <input name="zone" value="{escape(zone)}" required'
         f' maxlength="64"{detect}></label>'
-        f'<label>Terms <select name="term">{"".join(term_options)}</select></label>'
+        f'<label class="field">Terms <select name="term">{"".join(term_options)}</select></label>'
     )
 
 
@@ -98,8 +98,8 @@ def signup_section(form: SignupForm | None, snapshot: Snapshot, *, csrf: str = "
         "<p>Get a reminder before each deadline, in your own time zone. We send one "
         "confirmation mail first; every reminder has a one-click unsubscribe link.</p>"
         '<form id="signup-form" method="post" action="/signup">'
-        f'<label>E-mail <input type="email" name="email" required maxlength="{MAX_ADDRESS}"'
-        ' autocomplete="email"></label>'
+        '<label class="field">E-mail <input type="email" name="email" required'
+        f' maxlength="{MAX_ADDRESS}" autocomplete="email"></label>'
         f"{choice_fields(form, terms, None)}{token}"
         '<button type="submit">Send me a confirmation link</button></form>'
         f"<script>{ZONE_SCRIPT}</script></section>"
