@@ -229,6 +229,10 @@ def _shown_name(source: str) -> str:
 
 def run_diff(old: str, new: str, *, zone: str, term: str | None, fmt: str) -> int:
     """Compare two sources, print in *fmt* and return the exit status (0 same dates, 1 changed)."""
+    if old == new == "-":  # the second read would find standard input empty: "no timeline"
+        raise CliError(
+            "-: OLD and NEW both read standard input, which can be read once (save one to a file)"
+        )
     changes = compare(_timelines(old, zone, term), _timelines(new, zone, term))
     if fmt == "json":
         say(json.dumps(as_json(changes), indent=2, ensure_ascii=False))

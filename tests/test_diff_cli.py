@@ -157,3 +157,5 @@ def test_diff_reads_git_revisions_and_trouble_is_one_line_exit_2(
         status, out, err = run("diff", source, README)
         assert status == 2 and out == "", source
         assert err.startswith("lfx-cal: error: ") and says in err and err.count("\n") == 1, err
+    status, out, err = run("diff", "-", "-")
+    assert status == 2 and "both read standard input" in err and err.count("\n") == 1, err
