@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from feeds.durations import format_duration
 from lfx_cal.errors import CliError
 from lfx_cal.operate import config_from
 from lfx_cal.reading import say
@@ -53,7 +54,7 @@ def list_rows(config_path: str) -> int:
     finally:
         rows.close()
     for row in found:
-        leads = ",".join(f"{int(lead.total_seconds() // 60)}m" for lead in row.prefs.leads)
+        leads = ",".join(format_duration(lead) for lead in row.prefs.leads)  # as the form says
         say(
             f"{row.id}\t{row.channel}\t{row.state}\t{row.address}\t{row.prefs.role or 'all'}"
             f"\t{leads}\t{row.prefs.zone}\t{row.prefs.term or 'all terms'}"

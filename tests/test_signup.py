@@ -337,6 +337,7 @@ def test_operator_commands_list_export_remove(tmp_path: Path) -> None:
     config = ["--config", str(tmp_path / "c.toml")]
     listed = CliRunner().invoke(cli, ["subscribers", "list", *config])
     assert listed.exit_code == 0 and "a@example.org" in listed.output and "U0SLACK" in listed.output
+    assert "\tmentee\t1d\tAsia/Tokyo\t" in listed.output  # leads as the form and config write them
     exported = CliRunner().invoke(cli, ["subscribers", "export", *config])
     records = [json.loads(line) for line in exported.output.splitlines()]
     assert {r["address"] for r in records} == {"a@example.org", "U0SLACK"}
