@@ -17,7 +17,8 @@ Decisions:
   one timeline they are compared whatever their term ids (a heading edit that
   changes how the term is identified is not a new term); when the sides share
   no term at all, everything is compared. ``--term`` pins one term on both
-  sides.
+  sides; a side that identifies only other terms while the other side
+  identifies the pinned one holds none of its rows (:func:`sides`).
 * **Exit status as diff(1):** 0 no date changed, 1 dates changed, 2 trouble.
   Renames, splits and merges change no date: they are shown, with status 0.
 * **The JSON is a contract**::
@@ -81,11 +82,46 @@ def read_source(source: str) -> Document:
         raise CliError.of(error) from None
 
 
-def _timelines(source: str, zone: str, term: str | None) -> tuple[Timeline, ...]:
+def _read(source: str) -> Document:
     try:
-        return parse_document_all(read_source(source), zone=zone, term=term)
+        return read_source(source)
     except FeedError as error:
         raise CliError.of(error) from None
+
+
+def _timelines(document: Document, zone: str, term: str | None) -> tuple[Timeline, ...]:
+    try:
+        return parse_document_all(document, zone=zone, term=term)
+    except FeedError as error:
+        raise CliError.of(error) from None
+
+
+def _holds(document: Document, zone: str, term: str) -> bool:
+    """True when *document* identifies one of its own timelines as *term* (no pinning)."""
+    try:
+        return any(t.term.id == term for t in parse_document_all(document, zone=zone))
+    except FeedError:
+        return False
+
+
+def sides(
+    old: Document, new: Document, zone: str, term: str | None
+) -> tuple[tuple[Timeline, ...], tuple[Timeline, ...]]:
+    """The timelines of each side; with *term*, only that term's.
+
+    A pinned term names the one timeline of a document that cannot say its
+    own year (the engine gives it the pinned identity). When one side does
+    identify the term itself, a side holding only another term holds nothing
+    of it: its rows are not relabelled and compared (last term's page against
+    the next term's draft would be every row moved by months).
+    """
+    found = (_timelines(old, zone, term), _timelines(new, zone, term))
+    if term is None:
+        return found
+    held = (_holds(old, zone, term), _holds(new, zone, term))
+    if not any(held):
+        return found
+    return (found[0] if held[0] else (), found[1] if held[1] else ())
 
 
 def compare(old: Sequence[Timeline], new: Sequence[Timeline]) -> Diff:
@@ -233,7 +269,7 @@ def run_diff(old: str, new: str, *, zone: str, term: str | None, fmt: str) -> in
         raise CliError(
             "-: OLD and NEW both read standard input, which can be read once (save one to a file)"
         )
-    changes = compare(_timelines(old, zone, term), _timelines(new, zone, term))
+    changes = compare(*sides(_read(old), _read(new), zone, term))
     if fmt == "json":
         say(json.dumps(as_json(changes), indent=2, ensure_ascii=False))
     elif fmt == "markdown":

@@ -159,3 +159,19 @@ def test_diff_reads_git_revisions_and_trouble_is_one_line_exit_2(
         assert err.startswith("lfx-cal: error: ") and says in err and err.count("\n") == 1, err
     status, out, err = run("diff", "-", "-")
     assert status == 2 and "both read standard input" in err and err.count("\n") == 1, err
+
+
+def test_a_pinned_term_is_not_read_into_a_page_of_another_term(tmp_path: Path) -> None:
+    """--term naming the next term, whose draft only NEW holds: its rows are added, none moved."""
+    draft = "# Term 3 of 2031\n\n## Timeline\n\n| Activity | Dates |\n|---|---|\n"
+    draft += "| Call for project ideas | Mon, Jul 7 – Mon, Aug 4, 5:00 PM PDT |\n\n"
+    old, new = tmp_path / "old.md", tmp_path / "new.md"
+    old.write_text(OLD)
+    new.write_text(draft + OLD)
+    status, out, _ = run("diff", str(old), str(new), "--term", "lfx-2031-t3", "--format", "json")
+    data = json.loads(out)
+    assert status == 1 and data["moved"] == [] and data["removed"] == []
+    assert [(r["title"], r["term"]) for r in data["added"]] == [
+        ("Call for project ideas", "lfx-2031-t3")
+    ]
+    assert run("diff", str(old), str(new), "--term", "lfx-2031-t2")[:2] == (0, "no date changed\n")
