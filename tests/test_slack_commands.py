@@ -115,7 +115,7 @@ def test_signatures_are_checked(world: dict[str, Any]) -> None:
     button = answer["blocks"][-1]["elements"][0]
     assert button["action_id"] == "remind_me" and button["value"] == "mentee"
     usage = post(served, "/slack/commands", command("bogus"), signed(command("bogus")))
-    assert b"Usage" in usage[1]
+    assert b"Usage" in usage[1] and b"'bogus' is not a role" in usage[1]
 
 
 def test_remind_me_sends_dms_until_stop(world: dict[str, Any]) -> None:

@@ -181,7 +181,8 @@ class SlackCommands:
             )
         role = words[0] if words else None
         if len(words) > 1 or (role is not None and role not in ROLES):
-            return _ephemeral(USAGE)
+            said = escape(one_line(" ".join(words))[:80])  # what was typed, as mrkdwn text
+            return _ephemeral(f"'{said}' is not a role. {USAGE}")
         text, blocks = deadline_blocks(self.snapshot(), role, self.clock())
         return _ephemeral(text, blocks)
 
