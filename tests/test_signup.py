@@ -405,6 +405,7 @@ def test_manage_page_changes_choices_with_csrf_proof(world: dict[str, Any]) -> N
     path = manage.group(1).removeprefix(origin)
     form = served.get(path)
     assert form.status == 200 and b'id="unsubscribe-button"' in form.body
+    assert re.search(rb"<body><main>.*</main></body>", form.body)  # one landmark holds it all
     change = {"t": path.split("?t=", 1)[1], "lead": "1h", "zone": "Europe/Berlin", "role": ""}
     assert served.post("/manage", change, Sec_Fetch_Site="cross-site")[0] == 403
     assert served.post("/manage", {**change, "zone": "Mars/Base"}, Origin=origin)[0] == 400

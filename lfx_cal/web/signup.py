@@ -103,9 +103,9 @@ def _page(
     html = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body><main>"
         f'<h1>{escape(title)}</h1>{body}<p><a href="/">Back to the deadlines</a></p>'
-        "</body></html>"
+        "</main></body></html>"  # a main landmark: screen readers jump to it (axe)
     )
     response = web.Response(
         status=status,
