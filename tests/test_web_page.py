@@ -668,6 +668,15 @@ def test_every_section_at_every_width(driver: Any, full_site: Served) -> None:
         assert changed.get_attribute("datetime") == f"{CHANGED:%Y-%m-%dT%H:%M:%SZ}"
         local = CHANGED.astimezone(ZoneInfo("Asia/Tokyo"))
         assert changed.get_attribute("data-local") == f"{local:%Y-%m-%d %H:%M}"
+        # and so are the old and new dates of each change
+        moved = driver.find_elements("css selector", "#changes li")[0]
+        times = moved.find_elements("css selector", "time[data-kind]")
+        assert [e.get_attribute("datetime") for e in times[1:]] == [
+            str(TODAY - 2 * DAY), f"{CLOSE - 2 * DAY:%Y-%m-%dT%H:%M:%SZ}",
+            str(TODAY - 2 * DAY), f"{CLOSE:%Y-%m-%dT%H:%M:%SZ}",
+        ]  # fmt: skip
+        close = CLOSE.astimezone(ZoneInfo("Asia/Tokyo"))
+        assert times[-1].get_attribute("data-local") == f"{close:%Y-%m-%d %H:%M}"
         for pixels in WIDTHS:
             width(driver, pixels)
             scroll, inner = driver.execute_script(

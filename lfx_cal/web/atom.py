@@ -22,13 +22,13 @@ Decisions:
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from html import escape
 
-from feeds.formats import parse_instant
+from feeds.formats import parse_endpoint, parse_instant
+from feeds.model import Endpoint
 from scheduler.changes import wall_clock
 from scheduler.schema import ChangeRecord
 from scheduler.snapshot import EPOCH, Snapshot
@@ -92,14 +92,28 @@ def render_atom(snapshot: Snapshot, base_url: str | None = None) -> bytes:
     return body
 
 
+def _dates_html(dates: str | None, stamp: Callable[[Endpoint], str]) -> str:
+    """``old`` or ``new`` dates of a record (:func:`scheduler.changes.when` text) as page times."""
+    if not dates:
+        return "—"
+    out = []
+    for part in dates.split(" → "):
+        try:
+            out.append(stamp(parse_endpoint(part)))
+        except ValueError:
+            out.append(escape(part))
+    return " → ".join(out)
+
+
 def changes_section(
-    snapshot: Snapshot, static: bool = False, stamp: Callable[[dt.datetime], str] | None = None
+    snapshot: Snapshot, static: bool = False, stamp: Callable[[Endpoint], str] | None = None
 ) -> str:
     """The page's "Changed dates" section (empty when nothing changed yet).
 
-    *stamp* writes when each change was seen as the page writes its other
-    times (a ``<time data-kind="instant">`` the script shows in the viewer's
-    zone); without it, the bare UTC stamp.
+    *stamp* writes a date or an instant as the page writes its other times (a
+    ``<time>`` the script shows in the viewer's zone, the program zone without
+    it): when each change was seen and its old and new dates. Without *stamp*,
+    the feed's text (UTC plus the program-zone wall clock).
     """
     if not snapshot.changes:
         return ""
@@ -109,11 +123,11 @@ def changes_section(
         kind, dates = describe(record, snapshot.zone)
         title = titles.get(record.uid, record.uid)
         at = f'<time datetime="{escape(record.at)}">{escape(record.at)}</time>'
+        shown = escape(dates)
         if stamp is not None:
             at = stamp(parse_instant(record.at))
-        items.append(
-            f"<li>{at} <strong>{escape(title)}</strong> {escape(kind)}: {escape(dates)}</li>"
-        )
+            shown = f"{_dates_html(record.old, stamp)} ⇒ {_dates_html(record.new, stamp)}"
+        items.append(f"<li>{at} <strong>{escape(title)}</strong> {escape(kind)}: {shown}</li>")
     href = "changes.atom" if static else "/changes.atom"
     return (
         '<section id="changes"><h2>Changed dates</h2>'
