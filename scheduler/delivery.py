@@ -43,6 +43,7 @@ from notifiers import (
     Kind,
     Message,
     Notifier,
+    Receipt,
     TransientError,
     build_message,
     changed_from,
@@ -428,8 +429,16 @@ class Courier:
             return None
         name = self._subscription(key.subscription).notifier
         notifier = self.notifiers[name]
+        late: bool | None = None
         try:
-            receipt = await notifier.asend(message, key.target, key="/".join(map(str, key)))
+            if notifier.lane(key.target) is None:  # unpaced (e-mail): send and record in a thread
+                receipt, late = await notifier.pool.run(
+                    self._send_and_record, notifier, message, key, due
+                )
+            else:
+                receipt = await notifier.asend(message, key.target, key="/".join(map(str, key)))
+        except _Unrecorded as unrecorded:  # sent, but the ledger failed: not a send error
+            raise unrecorded.error from None
         except TransientError as error:
             retry = None
             if attempts < MAX_ATTEMPTS:
@@ -444,14 +453,35 @@ class Courier:
             retry = self.clock() + backoff(attempts) if attempts < MAX_ATTEMPTS else None
             await self._mark_failed(key, f"{type(error).__name__}: {error}"[:500], retry)
             return str(error)
-        at = self.clock()
-        late = at - due > LATE_AFTER and key.kind != Kind.CHANGED
-        await self._marks.record(
-            Mark.sent(key, at, late=late, receipt=receipt.id or receipt.detail)
-        )
+        if late is None:
+            at = self.clock()
+            late = at - due > LATE_AFTER and key.kind != Kind.CHANGED
+            await self._marks.record(
+                Mark.sent(key, at, late=late, receipt=receipt.id or receipt.detail)
+            )
         metrics.reminders.labels("late" if late else "sent").inc()
         metrics.sent(name)
         return None
+
+    def _send_and_record(
+        self, notifier: Notifier, message: Message, key: Key, due: dt.datetime
+    ) -> tuple[Receipt, bool]:
+        """In a worker thread: send, then wait until the outcome is committed.
+
+        The time between the server's acceptance and the committed mark is the
+        only time a ``kill -9`` repeats a message; here it holds no trip through
+        the event loop. Returns the receipt and whether it went out late.
+        """
+        receipt = notifier.send(message, key.target, key="/".join(map(str, key)))
+        at = self.clock()
+        late = at - due > LATE_AFTER and key.kind != Kind.CHANGED
+        try:
+            self._marks.record_blocking(
+                Mark.sent(key, at, late=late, receipt=receipt.id or receipt.detail)
+            )
+        except Exception as error:
+            raise _Unrecorded(error) from error
+        return receipt, late
 
     def _too_late(self, key: Key, due: dt.datetime, now: dt.datetime) -> str | None:
         if key.kind == Kind.CHANGED:
@@ -468,6 +498,14 @@ class Courier:
         await self._marks.record(Mark.failed(key, now, error, retry_at=retry))
         self.metrics.reminders.labels("retried" if retry else "failed").inc()
         log.warning("delivery %s -> %s failed: %s", key.uid, key.target, error)
+
+
+class _Unrecorded(Exception):
+    """A message went out but its outcome could not be recorded (the ledger's error)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass

@@ -237,7 +237,10 @@ def test_group_commit_writes_what_gathered_meanwhile_in_one_call(tmp_path: Path)
             asyncio.create_task(commit.record(Mark.sent(k, T0, late=False, receipt="")))
             for k in keys(5)
         ]
-        await asyncio.sleep(0.05)
+        for _ in range(500):  # until all five wait behind it
+            if len(commit._waiting) == 5:
+                break
+            await asyncio.sleep(0.01)
         gate.set()
         await asyncio.gather(first, *rest)
 
