@@ -19,7 +19,7 @@ is reused, so a daemon that sends one reminder per recipient in quick
 succession (a fan-out) does not pay a TCP and TLS handshake and an AUTH per
 message. :meth:`EmailNotifier.close` quits the idle ones.
 
-Up to ``connections`` sends run side by side (default 4), each on its own
+Up to ``connections`` sends run side by side (default 2), each on its own
 connection taken from the idle ones or opened: one connection spends most of
 its time waiting for the server's replies, so a few of them multiply the rate
 a relay accepts (the scheduler sends a fan-out's messages as that many
