@@ -60,6 +60,7 @@ from _daemon_tools import (
     sleep_until,
     smtp_server,
     subscription_table,
+    wait_for,
     write_term,
 )
 
@@ -136,7 +137,11 @@ def run(
         write_files(folder, subscriptions, rows, due_in, port, url)
         due = time.time() + due_in
         started = time.monotonic()
-        daemon = Daemon(folder / "lfx-cal.toml", free_port()).start()
+        daemon = Daemon(folder / "lfx-cal.toml", free_port())
+        try:
+            daemon.start()
+        except AssertionError:  # 20 s is the tests' patience; a big config may need more
+            wait_for(daemon.healthy, max(20.0, due_in), "the daemon never became healthy")
         assert daemon.process is not None
         pid = daemon.process.pid
         try:
