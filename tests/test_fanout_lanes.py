@@ -246,3 +246,20 @@ def test_group_commit_writes_what_gathered_meanwhile_in_one_call(tmp_path: Path)
 
     asyncio.run(scenario())
     assert calls == [1, 5]
+
+
+def test_reminders_shows_a_fan_out_in_progress(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lfx_cal.cli import cli
+    from tests.test_operate import write
+
+    config = write(tmp_path)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with Store(f"sqlite:///{(tmp_path / 's.db').as_posix()}") as store:
+        going = keys(5, uid="going@lfx-cal")
+        store.ensure([(k, now - dt.timedelta(seconds=90)) for k in going], now)
+        store.mark([Mark.sent(k, now, late=False, receipt="") for k in going[:2]])
+    result = CliRunner().invoke(cli, ["reminders", "--config", str(config)])
+    assert "in progress (1):" in result.output, result.output
+    assert "reminder 1h  going@lfx-cal: 2 of 5 done, 3 left, due 9" in result.output
