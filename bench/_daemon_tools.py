@@ -51,6 +51,7 @@ __all__ = [
     "memory_kib",
     "percentile",
     "postgres",
+    "postgres_server",
     "service_table",
     "sleep_until",
     "smtp_server",
@@ -196,6 +197,25 @@ def percentile(values: Sequence[float], p: float) -> float:
 def median(values: Sequence[float]) -> float:
     """The median of *values*."""
     return float(statistics.median(values))
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[Callable[[], contextlib.AbstractContextManager[str]]]:
+    """A throwaway PostgreSQL server; yield a factory of fresh databases on it (URLs).
+
+    Raises RuntimeError when the server binaries are missing or it does not start.
+    """
+    from tests._postgres import fresh_database, postgres_url
+
+    fixture: Callable[[], Iterator[str]] = postgres_url.__wrapped__  # type: ignore[attr-defined]
+    starter = contextlib.contextmanager(fixture)
+    try:
+        with starter() as server_url:
+            yield lambda: fresh_database(server_url)
+    except BaseException as error:  # pytest.skip / pytest.fail outside pytest
+        if type(error).__module__.startswith("_pytest"):
+            raise RuntimeError(f"PostgreSQL unavailable: {error}") from None
+        raise
 
 
 @contextlib.contextmanager

@@ -160,7 +160,7 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=1000)
     parser.add_argument("--subscriptions", type=int, default=4)
     parser.add_argument("--kills", type=int, default=20)
-    parser.add_argument("--delay", type=float, default=0.01, help="SMTP DATA delay (s)")
+    parser.add_argument("--delay", type=float, default=0.02, help="SMTP DATA delay (s)")
     parser.add_argument("--window", type=float, default=1.0, help="kill 0..window s into a run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")

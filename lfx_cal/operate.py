@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from feeds.durations import format_duration
 from feeds.errors import FeedError
-from feeds.formats import listing_time
+from feeds.formats import listing_time, parse_instant
 from feeds.ical import Revision
 from feeds.model import Event
 from feeds.public import redact
@@ -185,6 +185,7 @@ def reminders(path: str, limit: int) -> int:
 
             say(f"ledger (): no database yet at {shown_database(config.service.database)}")
             return 0
+        _fan_outs(store)
         failed = store.deliveries(statuses={Status.FAILED}, limit=limit)
         rows = failed + [d for d in store.deliveries(limit=limit) if d.status != Status.FAILED]
         say(f"ledger ({', '.join(f'{k} {v}' for k, v in sorted(store.counts().items()))}):")
@@ -203,6 +204,24 @@ def reminders(path: str, limit: int) -> int:
     finally:
         if store is not None:
             store.close()
+
+
+def _fan_outs(store: Store) -> None:
+    """Say which notices are still going out: sent so far, left, how long since due."""
+    now = dt.datetime.now(dt.UTC)
+    going = store.progress(now)
+    if not going:
+        return
+    say(f"in progress ({len(going)}):")
+    for notice in going:
+        lead = ""
+        if notice.kind == Kind.REMINDER:
+            lead = f" {format_duration(dt.timedelta(seconds=notice.lead_s))}"
+        since = int((now - parse_instant(notice.first_due)).total_seconds())
+        say(
+            f"  {notice.kind}{lead}  {notice.uid}: {notice.done:,} of {notice.total:,} done,"
+            f" {notice.left:,} left, due {since:,} s ago"
+        )
 
 
 def open_store(config: Config) -> Store | None:

@@ -70,14 +70,29 @@ class Notifier(ABC):
 
     name: ClassVar[str] = ""
     workers: ClassVar[int] = 2
-    """Threads of this backend's own pool for ``asend``/``asend_many``."""
+    """Default of :attr:`parallel`: threads of this backend's own pool."""
+
+    @property
+    def parallel(self) -> int:
+        """Sends this backend may run at once (its pool's threads); see :meth:`lane`."""
+        return self.workers
+
+    def lane(self, target: str) -> str | None:
+        """The lane of sends to *target*: sends in one lane go one after another.
+
+        A scheduler may run different lanes side by side (up to :attr:`parallel`
+        at once). By default each target is its own lane (a Slack channel, a
+        webhook: paced or rate-limited per target); None means any lane will
+        do (e-mail: every recipient goes through the same relay).
+        """
+        return target
 
     @property
     def pool(self) -> Workers:
         """The backend's own bounded thread pool (created on first use)."""
         pool: Workers | None = self.__dict__.get("_pool")
         if pool is None:
-            pool = self.__dict__.setdefault("_pool", Workers(f"notify-{self.name}", self.workers))
+            pool = self.__dict__.setdefault("_pool", Workers(f"notify-{self.name}", self.parallel))
         return pool
 
     @classmethod

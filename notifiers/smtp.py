@@ -14,10 +14,19 @@ that recipient up to ``reconnects`` times), and returns one
 :class:`TransientError`, 5xx :class:`PermanentError`. The Message-ID is derived
 from the delivery key and the recipient, so a resend carries the same ID.
 
-Between calls the last connection stays open for up to :data:`IDLE_REUSE`
-seconds and is reused, so a daemon that
-sends one reminder per recipient in quick succession (a fan-out) does not pay a
-TCP and TLS handshake and an AUTH per message. :meth:`EmailNotifier.close` quits it.
+Between calls a connection stays open for up to :data:`IDLE_REUSE` seconds and
+is reused, so a daemon that sends one reminder per recipient in quick
+succession (a fan-out) does not pay a TCP and TLS handshake and an AUTH per
+message. :meth:`EmailNotifier.close` quits the idle ones.
+
+Up to ``connections`` sends run side by side (default 2), each on its own
+connection taken from the idle ones or opened: one connection spends most of
+its time waiting for the server's replies, so a few of them multiply the rate
+a relay accepts (the scheduler sends a fan-out's messages as that many
+parallel lanes; see :attr:`EmailNotifier.parallel`). A server that stops
+answering holds at most ``connections`` threads of this backend, each until
+``timeout``. The lock guards only the idle list and the render cache, never a
+network call.
 """
 
 from __future__ import annotations
@@ -46,8 +55,6 @@ class EmailNotifier(Notifier):
     """Sends e-mail over SMTP; see the module docstring. Thread-safe (one batch at a time)."""
 
     name = "email"
-    workers = 1
-    """One thread: batches are serialized by the connection lock anyway."""
 
     def __init__(self, settings: EmailSettings) -> None:
         self.settings = settings
@@ -62,8 +69,17 @@ class EmailNotifier(Notifier):
                 backend="email",
             ) from error
         self._lock = threading.Lock()
-        self._idle: tuple[smtplib.SMTP, float, int] | None = None  # conn, parked at, sent on it
+        self._idle: list[tuple[smtplib.SMTP, float, int]] = []  # conn, parked at, sent on it
         self._rendered: dict[Message, bytes] = {}
+
+    @property
+    def parallel(self) -> int:
+        """Sends at once: one per connection (``connections``)."""
+        return self.settings.connections
+
+    def lane(self, target: str) -> str | None:
+        """Any recipient may go over any connection: no lane of its own."""
+        return None
 
     def __repr__(self) -> str:
         return f"EmailNotifier({self.settings!r})"
@@ -88,16 +104,15 @@ class EmailNotifier(Notifier):
     ) -> list[Outcome]:
         """Send to every target over one connection; one outcome per target, in order."""
         key = key or delivery_key(message)
-        with self._lock:
-            try:
-                base = self._render(message)
-            except (ValueError, TypeError) as error:  # a message the email package cannot build
-                failure = f"message could not be built ({error}); not sent"
-                return [
-                    Outcome(t, error=PermanentError(failure, backend="email", target=t, detail=""))
-                    for t in targets
-                ]
-            return Batch(self, base, key).run(targets)
+        try:
+            base = self._render(message)
+        except (ValueError, TypeError) as error:  # a message the email package cannot build
+            failure = f"message could not be built ({error}); not sent"
+            return [
+                Outcome(t, error=PermanentError(failure, backend="email", target=t, detail=""))
+                for t in targets
+            ]
+        return Batch(self, base, key).run(targets)
 
     def _render(self, message: Message) -> bytes:
         """The message's bytes without recipient headers, from a small cache.
@@ -105,48 +120,60 @@ class EmailNotifier(Notifier):
         A fan-out sends one message to each recipient in turn; rendering the
         MIME tree (text, HTML and an .ics) is most of the cost of a send.
         """
-        base = self._rendered.get(message)
+        with self._lock:
+            base = self._rendered.get(message)
         if base is None:
             base = render_base(message, self._sender)
-            if len(self._rendered) >= RENDERED:
-                del self._rendered[next(iter(self._rendered))]
-            self._rendered[message] = base
+            with self._lock:
+                if len(self._rendered) >= RENDERED:
+                    del self._rendered[next(iter(self._rendered))]
+                self._rendered[message] = base
         return base
 
     def close(self) -> None:
-        """Quit the idle connection, if any; the next send connects again.
+        """Quit the idle connections, if any; the next send connects again.
 
-        While a batch is running (perhaps stuck on a server that stopped
-        answering) there is nothing idle to quit, and close never waits for it.
+        A batch that is running (perhaps stuck on a server that stopped
+        answering) holds its connection, not an idle one: close never waits for it.
         """
         if not self._lock.acquire(timeout=1.0):
             return
         try:
-            idle, self._idle = self._idle, None
+            idle, self._idle = self._idle, []
         finally:
             self._lock.release()
-        if idle is not None:
-            quit_quietly(idle[0])
+        for conn, _, _ in idle:
+            quit_quietly(conn)
 
     def _reuse(self) -> tuple[smtplib.SMTP | None, int]:
-        """The parked connection and its message count, if it was parked recently.
+        """A connection parked recently (the latest first) and its message count.
 
         It is not probed: if the server closed it meanwhile, the next MAIL fails
         before anything is sent, and the batch reconnects without counting that
         against ``reconnects``. One that reached ``max_per_connection`` is
-        replaced by the batch like any other.
+        replaced by the batch like any other. Stale ones are quit.
         """
-        idle, self._idle = self._idle, None
-        if idle is None:
-            return None, 0
-        conn, parked, sent = idle
-        if time.monotonic() - parked <= IDLE_REUSE:
-            return conn, sent
-        quit_quietly(conn)
-        return None, 0
+        stale: list[smtplib.SMTP] = []
+        found: tuple[smtplib.SMTP | None, int] = (None, 0)
+        with self._lock:
+            while self._idle:
+                conn, parked, sent = self._idle.pop()
+                if time.monotonic() - parked <= IDLE_REUSE:
+                    found = (conn, sent)
+                    break
+                stale.append(conn)
+        for conn in stale:
+            quit_quietly(conn)
+        return found
 
     def _park(self, conn: smtplib.SMTP, sent: int) -> None:
-        self._idle = (conn, time.monotonic(), sent)
+        extra: smtplib.SMTP | None = None
+        with self._lock:
+            self._idle.append((conn, time.monotonic(), sent))
+            if len(self._idle) > self.settings.connections:
+                extra = self._idle.pop(0)[0]
+        if extra is not None:
+            quit_quietly(extra)
 
     def connect(self) -> smtplib.SMTP:
         """Open, secure and authenticate a connection; errors say what to fix."""

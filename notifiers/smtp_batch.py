@@ -1,7 +1,8 @@
 """One :meth:`~notifiers.smtp.EmailNotifier.send_many` run: a connection, per-recipient outcomes.
 
 Kept apart from the notifier so each stays small: the notifier owns settings,
-TLS and the idle connection; a batch owns one pass over the recipients.
+TLS and the idle connections; a batch owns one pass over the recipients, on a
+connection of its own (several batches may run at once, up to ``connections``).
 
 A connection that drops *before* the message body went out (at MAIL, RCPT or
 the DATA command) is reconnected and the recipient retried: nothing was

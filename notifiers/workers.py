@@ -36,6 +36,7 @@ class Workers(concurrent.futures.Executor):
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._busy = 0
+        self._pending = 0  # submitted and not finished: a thread is due for each, up to size
         self._closed = False
 
     @property
@@ -52,7 +53,11 @@ class Workers(concurrent.futures.Executor):
             if self._closed:
                 raise RuntimeError(f"{self.name}: the pool is shut down")
             self._queue.put((future, functools.partial(fn, *args, **kwargs)))
-            if self._busy + self._queue.qsize() > len(self._threads) < self.size:
+            self._pending += 1
+            # Counted under the lock, not from busy + qsize: a thread that has taken a
+            # task but not yet counted itself busy would hide one, and two tasks
+            # submitted back to back would share one thread.
+            if self._pending > len(self._threads) < self.size:
                 thread = threading.Thread(
                     target=self._work, name=f"{self.name}-{len(self._threads)}", daemon=True
                 )
@@ -67,6 +72,8 @@ class Workers(concurrent.futures.Executor):
                 return
             future, call = item
             if not future.set_running_or_notify_cancel():
+                with self._lock:
+                    self._pending -= 1
                 continue
             with self._lock:
                 self._busy += 1
@@ -79,6 +86,7 @@ class Workers(concurrent.futures.Executor):
             finally:
                 with self._lock:
                     self._busy -= 1
+                    self._pending -= 1
 
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Await ``fn(*args, **kwargs)`` run in this pool (the asyncio form of :meth:`submit`)."""

@@ -220,13 +220,15 @@ class _Reader:
         return value
 
     def unique(self, where: str, names: list[str]) -> None:
+        seen: set[str] = set()  # a set, not names[:index]: 50,000 subscriptions took minutes
         for index, name in enumerate(names):
-            if name in names[:index]:
+            if name in seen:
                 raise self.fail(
                     f"{where}[{index}].name",
                     f"{name!r} is used twice",
                     "give each a unique name",
                 )
+            seen.add(name)
 
 
 def parse_config(text: str, path: str = "<config>") -> Config:

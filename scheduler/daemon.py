@@ -151,6 +151,7 @@ class Daemon:
             metrics=self.metrics,
             feed_url=feed_url,
         )
+        self.metrics.watch(store.backlog, clock)
         self.scheduler = AsyncIOScheduler(
             timezone=dt.UTC,
             job_defaults={
@@ -223,6 +224,7 @@ class Daemon:
             self.scheduler.pause()  # no new jobs; shutdown would cancel the running ones
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
+        await self.courier.settle(timeout / 2)  # outcomes of sends that did finish
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)  # cancels what is still stuck on a far end
         self._polls.shutdown(wait=False, cancel_futures=True)

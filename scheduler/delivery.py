@@ -1,9 +1,26 @@
-"""Delivering what a job or a change asks for: claim, decide, send, mark — one key at a time.
+"""Delivering what a job or a change asks for: claim, decide, send, mark — in lanes.
 
-Each ledger key is claimed before it is sent and marked right after, so a crash
-can repeat at most the one message that was on the wire. Keys are claimed in
-chunks of ``CHUNK``, and a chunk is abandoned once half its lease is spent, so
-no other daemon can take over a key this one is still going to send.
+Each ledger key is claimed before it is sent and its outcome is committed
+before its lane sends anything else, so a crash can repeat at most the messages
+that were on the wire (one per lane). Keys are written and claimed in chunks of
+``CHUNK`` (one ``ensure`` and one ``claim`` transaction per chunk; the next
+chunk is claimed while this one is sent), and a chunk is abandoned once half
+its lease is spent, so no other daemon can take over a key this one is still
+going to send.
+
+Lanes: each notifier says how many sends it may run at once
+(:attr:`~notifiers.base.Notifier.parallel`) and which sends must follow one
+another (:meth:`~notifiers.base.Notifier.lane`): a Slack channel or a webhook is
+one lane, paced on its own, channels go side by side; e-mail recipients share
+``connections`` lanes that take the next recipient as soon as they are free.
+Notifiers run beside each other, so a hung SMTP server or a Slack channel told
+to wait an hour holds up its own lane(s) only. Outcomes go to the ledger through
+one group commit (:mod:`scheduler.outcomes`): one transaction carries the marks
+of every lane that finished meanwhile.
+
+Why not one statement for a whole chunk's marks after the chunk: a ``kill -9``
+would then repeat every message sent since the last write, not only those on
+the wire.
 """
 
 from __future__ import annotations
@@ -13,7 +30,9 @@ import datetime as dt
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from feeds.categories import ROLES
@@ -24,13 +43,15 @@ from notifiers import (
     Kind,
     Message,
     Notifier,
+    Receipt,
     TransientError,
     build_message,
     changed_from,
 )
 from scheduler.config import Service, Subscription
-from scheduler.ledger_base import ChangeKey, Ledger
+from scheduler.ledger_base import ChangeKey, Ledger, Mark
 from scheduler.metrics import Metrics
+from scheduler.outcomes import GroupCommit
 from scheduler.plan import Job, Key, fan_out
 from scheduler.schema import stamp
 
@@ -38,7 +59,11 @@ log = logging.getLogger("lfx_cal.delivery")
 _Work = tuple[Key, Message, dt.datetime, int]
 """One claimed delivery to make: key, message, due instant, attempt number."""
 LEASE = dt.timedelta(minutes=5)
-CHUNK = 50
+CHUNK = 500
+"""Keys written and claimed per transaction (a 10,000-target fan-out is 20 chunks)."""
+SWEEP_CHUNK = 50
+"""Rows a sweep claims at once: retries come back slowly (backoff), and a small
+chunk keeps claims of a slow far end short of their lease."""
 LATE_AFTER = dt.timedelta(seconds=5)
 """A reminder sent later than this after its due time is marked late."""
 SLOW_FAILURE = 5.0
@@ -128,6 +153,7 @@ class Courier:
         self.events: Mapping[str, Event] = {}
         self.removed: dict[str, Event] = {}
         self._stopping = False
+        self._marks = GroupCommit(ledger.mark)
 
     @property
     def stopping(self) -> bool:
@@ -142,6 +168,10 @@ class Courier:
         """Deliver for *subscriptions* from now on (self-service subscribers come and go)."""
         self.subscriptions = tuple(subscriptions)
         self._by_name = {s.name: s for s in self.subscriptions}
+
+    async def settle(self, timeout: float) -> None:
+        """Wait up to *timeout* seconds for the outcomes of finished sends to be recorded."""
+        await self._marks.settle(timeout)
 
     def know(self, events: Mapping[str, Event]) -> None:
         """The events now in the timelines, by uid (what jobs and ledger keys name)."""
@@ -198,12 +228,13 @@ class Courier:
             log.warning("released %d deliveries claimed by a daemon that is gone", orphans)
         while not self.stopping:
             claimed_at = self.clock()
-            rows = await asyncio.to_thread(ledger.claim_due, owner, claimed_at, LEASE, CHUNK)
+            rows = await asyncio.to_thread(ledger.claim_due, owner, claimed_at, LEASE, SWEEP_CHUNK)
             if rows and not await self._present():
                 return
             work: list[_Work] = []
+            built: dict[tuple[object, ...], Message | None] = {}
             for row in rows:
-                message = self._for_key(row.key)
+                message = self._for_key(row.key, built)
                 if message is None:
                     await self._mark_failed(row.key, "the event is no longer in any timeline", None)
                     continue
@@ -211,7 +242,7 @@ class Courier:
             await self._send_all(work, claimed_at)
             if self.stopping or self._lease_spent(claimed_at):
                 return  # unsent claims are released on stop, or expire and come back
-            if len(rows) < CHUNK:
+            if len(rows) < SWEEP_CHUNK:
                 return
 
     async def _present(self) -> bool:
@@ -251,6 +282,11 @@ class Courier:
             unsubscribe=own.unsubscribe,
         )
 
+    def _looks(self, subscription: str) -> tuple[object, ...]:
+        """What a message depends on besides the notice: the feed, the reader's zone and links."""
+        own = self._subscription(subscription)
+        return (self._feed(subscription), own.zone, own.unsubscribe)
+
     def _change_message(
         self, event: Event, what: ChangeKey, change: Change | None, *, subscription: str
     ) -> Message:
@@ -268,7 +304,14 @@ class Courier:
             unsubscribe=own.unsubscribe,
         )
 
-    def _for_key(self, key: Key) -> Message | None:
+    def _for_key(self, key: Key, built: dict[tuple[object, ...], Message | None]) -> Message | None:
+        """The message of a stored key; *built* keeps those of one sweep (same notice, feed)."""
+        notice = (key.kind, key.uid, key.lead_s, key.instant, *self._looks(key.subscription))
+        if notice not in built:
+            built[notice] = self._build_for_key(key)
+        return built[notice]
+
+    def _build_for_key(self, key: Key) -> Message | None:
         event = self.events.get(key.uid) or self.removed.get(key.uid)
         if event is None:
             return None
@@ -286,60 +329,107 @@ class Courier:
     ) -> None:
         """First delivery to *keys*: write, claim and send, chunk by chunk.
 
-        Each subscription gets its own message (``message_for(name)``, built once);
-        the keys of all subscriptions still go out together, one sequence per
-        notifier (see :meth:`_send_all`).
+        A message depends on its subscription only through the feed it links
+        to and, for a self-service subscriber, its zone and unsubscribe links
+        (:meth:`_looks`), so one is built per look (``message_for(name)``), not
+        per subscription. The next chunk is written and claimed while this one is
+        sent; the keys of all subscriptions go out together (see :meth:`_send_all`).
         """
-        ledger, owner = self.ledger, self.owner
-        messages: dict[str, Message] = {}
+        messages: dict[tuple[object, ...], Message] = {}
 
         def message(key: Key) -> Message:
-            if key.subscription not in messages:
-                messages[key.subscription] = message_for(key.subscription)
-            return messages[key.subscription]
+            look = self._looks(key.subscription)
+            if look not in messages:
+                messages[look] = message_for(key.subscription)
+            return messages[look]
 
-        for start in range(0, len(keys), CHUNK):
+        chunks = [keys[start : start + CHUNK] for start in range(0, len(keys), CHUNK)]
+        ahead: asyncio.Future[tuple[list[Key], dt.datetime]] | None = None
+        for index, chunk in enumerate(chunks):
             if self.stopping:
-                return
-            chunk = keys[start : start + CHUNK]
-            # Rows are written chunk by chunk: a 10,000-target fan-out never holds them all.
-            rows = [(key, due) for key in chunk]
-            await asyncio.to_thread(ledger.ensure, rows, self.clock())
-            claimed_at = self.clock()
-            claimed = await asyncio.to_thread(ledger.claim, chunk, owner, claimed_at, LEASE)
+                return  # a chunk claimed ahead is released by the owner on stop
+            if ahead is None:
+                ahead = asyncio.ensure_future(self._claim(chunk, due))
+            claimed, claimed_at = await ahead
+            ahead = None
             if claimed and not await self._present():
                 return
+            if index + 1 < len(chunks):
+                ahead = asyncio.ensure_future(self._claim(chunks[index + 1], due))
             await self._send_all([(key, message(key), due, 1) for key in claimed], claimed_at)
+        if ahead is not None:
+            await ahead
+
+    async def _claim(self, chunk: Sequence[Key], due: dt.datetime) -> tuple[list[Key], dt.datetime]:
+        """Write *chunk* as pending rows (unless there) and claim what is claimable."""
+        # Rows are written chunk by chunk: a 10,000-target fan-out never holds them all.
+        await asyncio.to_thread(self.ledger.ensure, [(key, due) for key in chunk], self.clock())
+        claimed_at = self.clock()
+        claimed = await asyncio.to_thread(self.ledger.claim, chunk, self.owner, claimed_at, LEASE)
+        return claimed, claimed_at
 
     async def _send_all(self, work: Sequence[_Work], claimed_at: dt.datetime) -> None:
-        """Send claimed keys: one sequence per notifier, the notifiers side by side.
+        """Send claimed keys: the notifiers side by side, each in its own lanes.
 
         A slow or dead far end (an SMTP server that stopped answering) then holds
-        up its own messages only. Within one notifier, once a send has failed
-        transiently after more than :data:`SLOW_FAILURE`, the rest of the chunk
-        for that notifier is not tried in this pass: each is recorded as a failed
-        attempt with the usual backoff, instead of waiting out the same timeout
-        one message at a time.
+        up its own messages only. Once a send has failed transiently after more
+        than :data:`SLOW_FAILURE`, the rest of the chunk on that far end (the
+        lane of a Slack channel; every lane of an SMTP relay) is not tried in
+        this pass: each is recorded as a failed attempt with the usual backoff,
+        instead of waiting out the same timeout one message at a time.
         """
         groups: dict[str, list[_Work]] = {}
         for item in work:
             name = self._subscription(item[0].subscription).notifier
             groups.setdefault(name, []).append(item)
-        await asyncio.gather(*(self._send_group(g, claimed_at) for g in groups.values()))
+        await asyncio.gather(*(self._send_group(name, g, claimed_at) for name, g in groups.items()))
 
-    async def _send_group(self, work: Sequence[_Work], claimed_at: dt.datetime) -> None:
-        failing: str | None = None
-        for key, message, due, attempts in work:
-            if self.stopping or self._lease_spent(claimed_at):
-                return  # released on stop, or the lease expires and the sweep retries
-            if failing is not None:
+    async def _send_group(self, name: str, work: Sequence[_Work], claimed_at: dt.datetime) -> None:
+        """One notifier's share: ``parallel`` runners on the shared lane, one per own lane."""
+        notifier = self.notifiers[name]
+        width = max(1, notifier.parallel)
+        shared: deque[_Work] = deque()
+        lanes: dict[str, deque[_Work]] = {}
+        for item in work:
+            lane = notifier.lane(item[0].target)
+            if lane is None:
+                shared.append(item)
+            else:
+                lanes.setdefault(lane, deque()).append(item)
+        # Each send takes a slot of ``parallel``: the lease is checked once a slot is
+        # free, so at most that many sends start after it (a lane per Slack channel
+        # may mean hundreds of lanes). Slots are taken per message, not per lane.
+        gate = asyncio.Semaphore(width)
+        relay = _Trouble()
+        runners = [self._run_lane(shared, claimed_at, relay, gate) for _ in range(width)]
+        runners += [self._run_lane(q, claimed_at, _Trouble(), gate) for q in lanes.values()]
+        await asyncio.gather(*runners)
+
+    async def _run_lane(
+        self,
+        queue: deque[_Work],
+        claimed_at: dt.datetime,
+        trouble: _Trouble,
+        gate: asyncio.Semaphore,
+    ) -> None:
+        """Send the items of *queue* one after another (several runners may share it)."""
+        while queue:
+            if trouble.failing is not None:
+                key, _, _, attempts = queue.popleft()
                 retry = self.clock() + backoff(attempts) if attempts < MAX_ATTEMPTS else None
-                await self._mark_failed(key, f"not tried: {failing}", retry)
+                await self._mark_failed(key, f"not tried: {trouble.failing}", retry)
                 continue
-            started = time.monotonic()
-            error = await self._send(key, message, due, attempts)
-            if error is not None and time.monotonic() - started > SLOW_FAILURE:
-                failing = f"the previous send failed after {time.monotonic() - started:.0f} s"
+            async with gate:
+                if self.stopping or self._lease_spent(claimed_at):
+                    return  # released on stop, or the lease expires and the sweep retries
+                if not queue or trouble.failing is not None:
+                    continue
+                key, message, due, attempts = queue.popleft()
+                started = time.monotonic()
+                error = await self._send(key, message, due, attempts)
+            took = time.monotonic() - started
+            if error is not None and took > SLOW_FAILURE:
+                trouble.failing = f"the previous send failed after {took:.0f} s"
 
     async def _send(
         self, key: Key, message: Message, due: dt.datetime, attempts: int
@@ -353,9 +443,18 @@ class Courier:
             metrics.reminders.labels("skipped").inc()
             log.warning("skipped %s -> %s: %s", key.uid, self._who(key), self._private(key, reason))
             return None
-        notifier = self.notifiers[self._subscription(key.subscription).notifier]
+        name = self._subscription(key.subscription).notifier
+        notifier = self.notifiers[name]
+        late: bool | None = None
         try:
-            receipt = await notifier.asend(message, key.target, key="/".join(map(str, key)))
+            if notifier.lane(key.target) is None:  # unpaced (e-mail): send and record in a thread
+                receipt, late = await notifier.pool.run(
+                    self._send_and_record, notifier, message, key, due
+                )
+            else:
+                receipt = await notifier.asend(message, key.target, key="/".join(map(str, key)))
+        except _Unrecorded as unrecorded:  # sent, but the ledger failed: not a send error
+            raise unrecorded.error from None
         except TransientError as error:
             retry = None
             if attempts < MAX_ATTEMPTS:
@@ -370,16 +469,35 @@ class Courier:
             retry = self.clock() + backoff(attempts) if attempts < MAX_ATTEMPTS else None
             await self._mark_failed(key, f"{type(error).__name__}: {error}"[:500], retry)
             return str(error)
-        late = self.clock() - due > LATE_AFTER and key.kind != Kind.CHANGED
-        await asyncio.to_thread(
-            ledger.mark_sent,
-            key,
-            self.clock(),
-            late=late,
-            receipt=receipt.id or receipt.detail,
-        )
+        if late is None:
+            at = self.clock()
+            late = at - due > LATE_AFTER and key.kind != Kind.CHANGED
+            await self._marks.record(
+                Mark.sent(key, at, late=late, receipt=receipt.id or receipt.detail)
+            )
         metrics.reminders.labels("late" if late else "sent").inc()
+        metrics.sent(name)
         return None
+
+    def _send_and_record(
+        self, notifier: Notifier, message: Message, key: Key, due: dt.datetime
+    ) -> tuple[Receipt, bool]:
+        """In a worker thread: send, then wait until the outcome is committed.
+
+        The time between the server's acceptance and the committed mark is the
+        only time a ``kill -9`` repeats a message; here it holds no trip through
+        the event loop. Returns the receipt and whether it went out late.
+        """
+        receipt = notifier.send(message, key.target, key="/".join(map(str, key)))
+        at = self.clock()
+        late = at - due > LATE_AFTER and key.kind != Kind.CHANGED
+        try:
+            self._marks.record_blocking(
+                Mark.sent(key, at, late=late, receipt=receipt.id or receipt.detail)
+            )
+        except Exception as error:
+            raise _Unrecorded(error) from error
+        return receipt, late
 
     def _too_late(self, key: Key, due: dt.datetime, now: dt.datetime) -> str | None:
         if key.kind == Kind.CHANGED:
@@ -393,7 +511,7 @@ class Courier:
 
     async def _mark_failed(self, key: Key, error: str, retry: dt.datetime | None) -> None:
         now = self.clock()
-        await asyncio.to_thread(self.ledger.mark_failed, key, now, error, retry_at=retry)
+        await self._marks.record(Mark.failed(key, now, error, retry_at=retry))
         self.metrics.reminders.labels("retried" if retry else "failed").inc()
         log.warning(
             "delivery %s -> %s failed: %s", key.uid, self._who(key), self._private(key, error)
@@ -410,3 +528,18 @@ class Courier:
     def _private(self, key: Key, text: str) -> str:
         """*text* (an error, a reason) without a self-service subscriber's address in it."""
         return text.replace(key.target, key.subscription) if self._personal(key) else text
+
+
+class _Unrecorded(Exception):
+    """A message went out but its outcome could not be recorded (the ledger's error)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class _Trouble:
+    """Shared by the lanes of one far end: why the rest is not tried (None: all well)."""
+
+    failing: str | None = None

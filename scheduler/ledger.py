@@ -8,17 +8,50 @@ transaction. A claim is one ``WITH picked AS MATERIALIZED (SELECT id ... FOR UPD
 SKIP LOCKED) UPDATE ... WHERE id IN (SELECT id FROM picked) AND <claimable>
 RETURNING`` statement, so two daemons never both own a row (SQLAlchemy leaves
 ``FOR UPDATE`` out on SQLite, whose writers are serialized).
+
+Outcomes are recorded in batches (:func:`mark`): one prepared ``UPDATE ... WHERE
+<key> = (:bound)`` executed for every mark of the batch in one transaction
+(``executemany``: SQLite steps the one statement, psycopg pipelines it), so a
+fan-out pays one commit per batch instead of one per message. Each row is found
+through the unique key index, whatever the size of the ledger.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+    values,
+)
 
-from scheduler.ledger_base import LIVE, Delivery, DeliveryKey, Kind, Move, Status
+from feeds.formats import parse_instant
+from scheduler.ledger_base import (
+    LIVE,
+    Backlog,
+    Delivery,
+    DeliveryKey,
+    Kind,
+    Mark,
+    Move,
+    Progress,
+    Status,
+)
 from scheduler.schema import KEY_COLUMNS, deliveries, delivery_of, key_of, stamp, upsert
 
 CHUNK = 2000
@@ -54,23 +87,44 @@ def _match(key: DeliveryKey) -> ColumnElement[bool]:
     return and_(*(column == value for column, value in zip(_KEY_COLS, key, strict=True)))
 
 
+@functools.lru_cache(maxsize=4)
+def _by_keys(size: int) -> Select[Any]:
+    """``SELECT id`` of the rows of *size* keys: the keys joined to the unique key index.
+
+    The keys are a ``WITH wanted(<key columns>) AS (VALUES ...)`` of bound
+    parameters (:func:`_key_params` gives their values), so the statement has one
+    shape per size and SQLAlchemy compiles it once, not once per chunk. One
+    statement per chunk, one index lookup per key (``SEARCH ... USING INDEX
+    uq_deliveries_key`` on SQLite, a nested loop over the index on PostgreSQL):
+    O(chunk), whatever else the ledger holds. A row-value ``IN`` list would be
+    one statement too, but SQLite answers it by scanning the whole index.
+    """
+    columns = [column(c.name, c.type) for c in _KEY_COLS]
+    rows = [
+        tuple(bindparam(f"w{n}_{c.name}", type_=c.type) for c in _KEY_COLS) for n in range(size)
+    ]
+    wanted = values(*columns, name="wanted").data(rows).cte("wanted")
+    on = and_(*(c == wanted.c[c.name] for c in _KEY_COLS))
+    return select(_D.id).select_from(wanted).join(deliveries, on)
+
+
+def _key_params(keys: Sequence[DeliveryKey]) -> dict[str, Any]:
+    """The bound values of ``_by_keys(len(keys))`` for *keys*."""
+    return {
+        f"w{n}_{name}": value
+        for n, key in enumerate(keys)
+        for name, value in zip(KEY_COLUMNS, key, strict=True)
+    }
+
+
 def ids_of(
     conn: Connection, keys: Sequence[DeliveryKey], statuses: Collection[Status]
 ) -> list[int]:
-    """Row ids of *keys* whose status is in *statuses*.
-
-    Keys are grouped by everything but the target, so each query is a range scan
-    of the unique index (``target IN (...)``), whatever else the ledger holds.
-    """
-    groups: dict[tuple[object, ...], list[str]] = {}
-    for key in dict.fromkeys(keys):
-        groups.setdefault(tuple(key[:-1]), []).append(key.target)
+    """Row ids of *keys* whose status is in *statuses* (one statement per chunk of keys)."""
     found: list[int] = []
-    for prefix, targets in groups.items():
-        same = [column == value for column, value in zip(_KEY_COLS[:-1], prefix, strict=True)]
-        for chunk in _chunks(targets):
-            query = select(_D.id).where(*same, _D.target.in_(chunk), _STATUS.in_(statuses))
-            found.extend(row[0] for row in conn.execute(query))
+    for chunk in _chunks(list(dict.fromkeys(keys))):
+        query = _by_keys(len(chunk)).where(_STATUS.in_(statuses))
+        found.extend(row[0] for row in conn.execute(query, _key_params(chunk)))
     return found
 
 
@@ -97,22 +151,22 @@ def ensure(
 
 def _claim_where(
     conn: Connection,
-    where: ColumnElement[bool],
+    base: Select[Any],
     owner: str,
     now: str,
     until: str,
     limit: int | None,
     returning: Sequence[ColumnElement[Any]],
+    params: dict[str, Any] | None = None,
 ) -> Sequence[Row[Any]]:
-    # With a limit (claim_due) the (status, due) index is the way in; else the ids are.
+    # With a limit (claim_due) the (status, due) index is the way in; else the keys are.
     # A MATERIALIZED CTE runs once: a plain IN (subquery) may be rescanned by
     # PostgreSQL, and a rescan with LIMIT would pick further rows.
     picked = (
-        select(_D.id)
-        .where(where, _claimable(now, indexed=limit is not None))
+        base.where(_claimable(now, indexed=limit is not None))
         .order_by(_D.due, _D.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=deliveries, skip_locked=True)
         .cte("picked")
         .prefix_with("MATERIALIZED")
     )
@@ -128,7 +182,7 @@ def _claim_where(
         )
         .returning(*returning)
     )
-    return conn.execute(statement).all()
+    return conn.execute(statement, params or {}).all()
 
 
 def claim(
@@ -136,10 +190,10 @@ def claim(
 ) -> list[DeliveryKey]:
     """Claim the claimable rows among *keys* for *owner*; return the keys claimed, in order."""
     at, until = stamp(now), stamp(now + lease)
-    ids = ids_of(conn, keys, LIVE)
     got: set[DeliveryKey] = set()
-    for chunk in _chunks(ids):
-        rows = _claim_where(conn, _D.id.in_(chunk), owner, at, until, None, _KEY_COLS)
+    for chunk in _chunks(list(dict.fromkeys(keys))):
+        base, params = _by_keys(len(chunk)), _key_params(chunk)
+        rows = _claim_where(conn, base, owner, at, until, None, _KEY_COLS, params)
         got.update(key_of(row) for row in rows)
     return [key for key in dict.fromkeys(keys) if key in got]
 
@@ -156,48 +210,99 @@ def claim_due(
 ) -> list[Delivery]:
     """Claim up to *limit* claimable rows due by *now*, earliest due first."""
     at = stamp(now)
-    rows = _claim_where(conn, _D.due <= at, owner, at, stamp(now + lease), limit, [*deliveries.c])
+    due = select(_D.id).where(_D.due <= at)
+    rows = _claim_where(conn, due, owner, at, stamp(now + lease), limit, [*deliveries.c])
     return sorted((delivery_of(row) for row in rows), key=lambda d: (d.due, d.key))
+
+
+_SENT_VALUES: dict[str, Any] = {
+    "status": Status.SENT,
+    "sent_at": bindparam("m_at"),
+    "late": bindparam("m_late"),
+    "receipt": bindparam("m_receipt"),
+    "error": None,
+    "lease_until": None,
+    "retry_at": None,
+    "updated_at": bindparam("m_at"),
+}
+_FAILED_VALUES: dict[str, Any] = {
+    "status": bindparam("m_status"),
+    "retry_at": bindparam("m_retry"),
+    "error": bindparam("m_error"),
+    "owner": None,
+    "lease_until": None,
+    "updated_at": bindparam("m_at"),
+}
+_BY_KEY = and_(*(column == bindparam(f"k_{column.name}") for column in _KEY_COLS))
+
+
+def mark(conn: Connection, marks: Sequence[Mark]) -> None:
+    """Record every outcome of *marks*: one statement for the sent, one for the failed."""
+    sent: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    for m in marks:
+        params = {f"k_{name}": value for name, value in m.key._asdict().items()}
+        params["m_at"] = stamp(m.at)
+        if m.status == Status.SENT:
+            sent.append({**params, "m_late": m.late, "m_receipt": m.receipt})
+        else:
+            status = Status.FAILED if m.retry_at is None else Status.PENDING
+            retry = None if m.retry_at is None else stamp(m.retry_at)
+            failed.append({**params, "m_status": status, "m_retry": retry, "m_error": m.error})
+    if sent:
+        conn.execute(update(deliveries).where(_BY_KEY).values(_SENT_VALUES), sent)
+    if failed:
+        conn.execute(update(deliveries).where(_BY_KEY).values(_FAILED_VALUES), failed)
 
 
 def mark_sent(
     conn: Connection, key: DeliveryKey, at: dt.datetime, *, late: bool, receipt: str
 ) -> None:
     """Record that *key* was delivered."""
-    conn.execute(
-        update(deliveries)
-        .where(_match(key))
-        .values(
-            status=Status.SENT,
-            sent_at=stamp(at),
-            late=late,
-            receipt=receipt,
-            error=None,
-            lease_until=None,
-            retry_at=None,
-            updated_at=stamp(at),
-        )
-    )
+    mark(conn, [Mark.sent(key, at, late=late, receipt=receipt)])
 
 
 def mark_failed(
     conn: Connection, key: DeliveryKey, at: dt.datetime, error: str, *, retry_at: dt.datetime | None
 ) -> None:
     """Record a failed attempt: back to pending until *retry_at*, or failed for good."""
-    status = Status.FAILED if retry_at is None else Status.PENDING
-    retry = None if retry_at is None else stamp(retry_at)
-    conn.execute(
-        update(deliveries)
-        .where(_match(key))
-        .values(
-            status=status,
-            retry_at=retry,
-            error=error,
-            owner=None,
-            lease_until=None,
-            updated_at=stamp(at),
-        )
+    mark(conn, [Mark.failed(key, at, error, retry_at=retry_at)])
+
+
+def backlog(conn: Connection, now: dt.datetime) -> Backlog:
+    """Rows due by *now* still pending or claimed: how many, and the earliest due.
+
+    Served by the ``(status, due)`` index: O(backlog), not O(ledger).
+    """
+    query = select(func.count(), func.min(_D.due)).where(_D.status.in_(LIVE), _D.due <= stamp(now))
+    count, oldest = conn.execute(query).one()
+    return Backlog(int(count), None if oldest is None else parse_instant(oldest))
+
+
+def progress(conn: Connection, now: dt.datetime) -> list[Progress]:
+    """Notices (kind, uid, lead, instant) with rows due by *now* still pending or claimed.
+
+    The notices come from the ``(status, due)`` index; their totals from the
+    ``uid`` index, so the cost follows the fan-outs under way, not the ledger.
+    """
+    notice = [_D.kind, _D.uid, _D.lead_s, _D.instant]
+    live = (
+        select(*notice)
+        .where(_D.status.in_(LIVE), _D.due <= stamp(now))
+        .group_by(*notice)
+        .subquery("live")
     )
+    done = func.sum(case((_STATUS.in_(LIVE), 0), else_=1))
+    query = (
+        select(*notice, func.min(_D.due), func.count(), done)
+        .where(_D.uid.in_(select(live.c.uid)), tuple_(*notice).in_(select(*live.c)))
+        .group_by(*notice)
+        .order_by(func.min(_D.due), _D.uid)
+    )
+    return [
+        Progress(Kind(row[0]), row[1], int(row[2]), row[3], row[4], int(row[5]), int(row[6] or 0))
+        for row in conn.execute(query)
+    ]
 
 
 def mark_skipped(

@@ -10,10 +10,16 @@ turns them into stored text in one place.
 The protocol, for one delivery: :meth:`Ledger.ensure` writes the row as
 ``pending``; :meth:`Ledger.claim` (or :meth:`Ledger.claim_due` for retries and
 expired leases) makes it ``claimed`` by one owner until a lease ends; the
-courier sends and records the outcome with :meth:`Ledger.mark_sent`,
-:meth:`Ledger.mark_failed` or :meth:`Ledger.mark_skipped`. A claimed key is
-never claimed again before its lease ends, so a key is sent at most once per
-lease, whatever the number of daemons.
+courier sends and records the outcome with :meth:`Ledger.mark` (a batch of
+:class:`Mark` values in one transaction; :meth:`Ledger.mark_sent` and
+:meth:`Ledger.mark_failed` record one) or :meth:`Ledger.mark_skipped`. A
+claimed key is never claimed again before its lease ends, so a key is sent at
+most once per lease, whatever the number of daemons.
+
+Marks are batched, not deferred: the courier hands each outcome to a group
+commit and waits for it before the same connection sends its next message, so a
+``kill -9`` can repeat only the messages whose outcome was not yet committed —
+at most one per connection, the ones on the wire.
 """
 
 from __future__ import annotations
@@ -29,12 +35,15 @@ from notifiers.message import Kind
 
 __all__ = [
     "LIVE",
+    "Backlog",
     "ChangeKey",
     "Delivery",
     "DeliveryKey",
     "Kind",
     "Ledger",
+    "Mark",
     "Move",
+    "Progress",
     "Status",
 ]
 
@@ -157,6 +166,59 @@ class Move(NamedTuple):
     """The instant the earlier model keyed it by."""
 
 
+class Mark(NamedTuple):
+    """One send's outcome to record (build with :meth:`sent` or :meth:`failed`)."""
+
+    key: DeliveryKey
+    at: dt.datetime
+    status: Status
+    """SENT; PENDING (a failed attempt, retried from ``retry_at``); or FAILED for good."""
+    late: bool = False
+    receipt: str | None = None
+    error: str | None = None
+    retry_at: dt.datetime | None = None
+
+    @classmethod
+    def sent(cls, key: DeliveryKey, at: dt.datetime, *, late: bool, receipt: str) -> Mark:
+        """*key* was delivered at *at* (``late`` when after its due time)."""
+        return cls(key, at, Status.SENT, late=late, receipt=receipt)
+
+    @classmethod
+    def failed(
+        cls, key: DeliveryKey, at: dt.datetime, error: str, *, retry_at: dt.datetime | None
+    ) -> Mark:
+        """A failed attempt: pending again from *retry_at*, or failed for good when None."""
+        status = Status.FAILED if retry_at is None else Status.PENDING
+        return cls(key, at, status, error=error, retry_at=retry_at)
+
+
+class Backlog(NamedTuple):
+    """Deliveries due and not yet done (pending or claimed, due by some instant)."""
+
+    rows: int
+    oldest_due: dt.datetime | None
+    """The earliest due time among them (None when there are none)."""
+
+
+class Progress(NamedTuple):
+    """A notice being fanned out: one (kind, uid, lead, instant) with rows still to send."""
+
+    kind: Kind
+    uid: str
+    lead_s: int
+    instant: str
+    first_due: str
+    total: int
+    """Rows of this notice in the ledger (every subscription target)."""
+    done: int
+    """Rows sent, failed, skipped or cancelled."""
+
+    @property
+    def left(self) -> int:
+        """Rows still pending or claimed."""
+        return self.total - self.done
+
+
 class Ledger(ABC):
     """What the daemon and its courier need from the delivery ledger.
 
@@ -202,6 +264,25 @@ class Ledger(ABC):
         self, key: DeliveryKey, at: dt.datetime, error: str, *, retry_at: dt.datetime | None
     ) -> None:
         """Record a failed attempt: pending again from *retry_at*, or failed for good when None."""
+
+    def mark(self, marks: Sequence[Mark]) -> None:
+        """Record every outcome of *marks* in one transaction (a batch of sends).
+
+        The default records them one by one; SQL backends override it.
+        """
+        for m in marks:
+            if m.status == Status.SENT:
+                self.mark_sent(m.key, m.at, late=m.late, receipt=m.receipt or "")
+            else:
+                self.mark_failed(m.key, m.at, m.error or "", retry_at=m.retry_at)
+
+    @abstractmethod
+    def backlog(self, now: dt.datetime) -> Backlog:
+        """How many deliveries are due by *now* and still pending or claimed, and the oldest."""
+
+    @abstractmethod
+    def progress(self, now: dt.datetime) -> list[Progress]:
+        """The notices with rows due by *now* still pending or claimed (fan-outs under way)."""
 
     @abstractmethod
     def mark_skipped(self, keys: Sequence[DeliveryKey], at: dt.datetime, reason: str) -> None:

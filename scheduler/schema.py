@@ -277,6 +277,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL with synchronous=NORMAL: a commit reaches the OS at once (a killed process
+    # loses nothing) but is synced to disk at checkpoints, not on every commit, which
+    # cost 5 ms per send outcome in a fan-out. Only a power cut can undo the last
+    # commits (at worst a reminder sent in the last moments is sent again).
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

@@ -25,7 +25,16 @@ from feeds.jsonout import timeline_dict, timeline_from_dict
 from feeds.model import Timeline
 from feeds.public import sane_timeline
 from scheduler import ledger
-from scheduler.ledger_base import Delivery, DeliveryKey, Ledger, Move, Status
+from scheduler.ledger_base import (
+    Backlog,
+    Delivery,
+    DeliveryKey,
+    Ledger,
+    Mark,
+    Move,
+    Progress,
+    Status,
+)
 from scheduler.presence import Presence, release_orphans
 from scheduler.schema import (
     ChangeRecord,
@@ -288,6 +297,25 @@ class Store(Ledger):
         """Record a failure: pending again from *retry_at*, or ``failed`` for good when None."""
         with self._engine.begin() as conn:
             ledger.mark_failed(conn, key, at, error, retry_at=retry_at)
+
+    def mark(self, marks: Sequence[Mark]) -> None:
+        """Record every outcome of *marks* in one transaction."""
+        for m in marks:
+            stamp(m.at)
+        if not marks:
+            return
+        with self._engine.begin() as conn:
+            ledger.mark(conn, marks)
+
+    def backlog(self, now: dt.datetime) -> Backlog:
+        """Deliveries due by *now* and still pending or claimed: how many, the oldest due."""
+        with self._engine.connect() as conn:
+            return ledger.backlog(conn, now)
+
+    def progress(self, now: dt.datetime) -> list[Progress]:
+        """The notices with rows due by *now* still pending or claimed (fan-outs under way)."""
+        with self._engine.connect() as conn:
+            return ledger.progress(conn, now)
 
     def mark_skipped(self, keys: Sequence[DeliveryKey], at: dt.datetime, reason: str) -> None:
         """Mark the rows of *keys* still pending or claimed as ``skipped``."""

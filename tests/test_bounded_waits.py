@@ -76,7 +76,8 @@ def silent() -> Iterator[SilentSMTP]:
 
 def email(port: int, timeout: float) -> object:
     table = {"host": "127.0.0.1", "port": port, "security": "none", "timeout": timeout}
-    return create("email", {**table, "from": "lfx@example.org", "reconnects": 0})
+    # One connection: these tests follow one lane (several lanes: test_fanout_lanes.py).
+    return create("email", {**table, "from": "lfx@example.org", "reconnects": 0, "connections": 1})
 
 
 async def _statuses(daemon: Daemon) -> dict[str, tuple[str, str]]:

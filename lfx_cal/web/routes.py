@@ -238,7 +238,9 @@ class FeedServer:
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
         }
-        return web.Response(body=self.state.metrics.render(), headers=headers)
+        # Rendering reads the ledger's backlog: off the loop, in the render threads.
+        body = await self._renderer.run(self.state.metrics.render)
+        return web.Response(body=body, headers=headers)
 
 
 async def _server_header(_request: web.Request, response: web.StreamResponse) -> None:
