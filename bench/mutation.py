@@ -1,0 +1,149 @@
+"""Mutation testing, one module at a time: run mutmut against that module's fast tests.
+
+Usage (from the repository root, after ``pip install -e '.[test]'``)::
+
+    .venv/bin/python bench/mutation.py feeds/resolve.py          # one module
+    .venv/bin/python bench/mutation.py --list                    # the modules and their tests
+    .venv/bin/python bench/mutation.py scheduler/plan.py --show  # also print surviving diffs
+
+Each module is mutated in its own copy of the working tree
+(``.mutation/<module>/``, git-ignored; the files git knows, as they are on disk),
+whose ``pyproject.toml`` gets two more ``[tool.mutmut]`` keys: ``only_mutate``
+(the module) and ``pytest_add_cli_args_test_selection`` (its fast test files,
+from :data:`MODULES`). mutmut runs each mutant against only the tests that
+executed the mutated function, forked from one warm process, with at most
+``--children`` (default 2) at a time: the machine's cores are shared. A second
+run in the same folder only re-tests what changed (``--fresh`` starts over).
+
+The score is what mutmut's badge computes: (killed + timeout) / (total −
+skipped); a mutant no test reaches counts as survived. Mutants judged
+equivalent (no observable behaviour changes) are listed in :data:`EQUIVALENT`
+with the reason, and the score is printed without them too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutation"
+
+PARSE = ["tests/test_documents.py", "tests/test_forms.py", "tests/test_dates_fast.py",
+         "tests/test_years.py", "tests/test_policy.py", "tests/test_check_matrix.py",
+         "tests/test_schedule.py", "tests/test_hostile_parse.py", "tests/test_cli.py"]  # fmt: skip
+MODULES: dict[str, list[str]] = {
+    "feeds/resolve.py": PARSE,
+    "feeds/ical.py": ["tests/test_ical.py", "tests/test_golden_ics.py", "tests/test_publish.py"],
+    "scheduler/plan.py": [
+        "tests/test_meaning.py",
+        "tests/test_plan_changes.py",
+        "tests/test_retry_and_skip.py",
+    ],
+    "scheduler/changes.py": ["tests/test_plan_changes.py", "tests/test_retry_and_skip.py"],
+    "scheduler/delivery.py": [
+        "tests/test_retry_and_skip.py",
+        "tests/test_poll_delivery.py",
+        "tests/test_meaning.py",
+    ],
+    "scheduler/ledger.py": ["tests/test_store.py", "tests/test_retry_and_skip.py"],
+    "scheduler/ledger_base.py": ["tests/test_store.py", "tests/test_retry_and_skip.py"],
+}
+"""Each mutated module and the fast test files that exercise it."""
+
+EQUIVALENT: dict[str, str] = {}
+"""Surviving mutants that change no observable behaviour: mutant name → why."""
+
+
+def _copy_tree(target: Path) -> None:
+    """Copy the files git knows (tracked or new, as they are on disk) into *target*."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, check=True, capture_output=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        source = ROOT / name
+        if not source.is_file():
+            continue  # deleted in the working tree
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target / name)
+
+
+def _configure(target: Path, module: str, tests: list[str]) -> None:
+    """Add this module's keys to the copied ``[tool.mutmut]`` table (the file's last table)."""
+    path = target / "pyproject.toml"
+    text = path.read_text(encoding="utf-8")
+    if text.rfind("\n[tool.mutmut]") < text.rfind("\n["):
+        raise SystemExit("pyproject.toml: [tool.mutmut] must be the last table (keys are appended)")
+    text += f"only_mutate = {json.dumps([module])}\n"
+    text += f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+    path.write_text(text, encoding="utf-8")
+    tomllib.loads(text)  # still valid TOML
+
+
+def _mutmut(work: Path, *args: str, capture: bool = False) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "mutmut", *args], cwd=work, text=True,
+        capture_output=capture, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise SystemExit(f"mutmut {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+    return result.stdout or ""
+
+
+def run(module: str, *, children: int, fresh: bool, show: bool) -> float:
+    """Mutation-test *module*; print the counts, survivors and score; return the score (%)."""
+    work = WORK / module.replace("/", "__").removesuffix(".py")
+    if fresh and work.exists():
+        shutil.rmtree(work)
+    # Refresh the sources and tests but keep mutmut's own state (mutants/) for incremental runs.
+    _copy_tree(work)
+    _configure(work, module, MODULES[module])
+    _mutmut(work, "run", "--max-children", str(children))
+    _mutmut(work, "export-cicd-stats", capture=True)
+    stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
+    survivors = [
+        line.split(":")[0].strip()
+        for line in _mutmut(work, "results", capture=True).splitlines()
+        if ":" in line and not line.startswith(" ")
+    ]
+    tested = int(stats["total"]) - int(stats.get("skipped", 0))
+    caught = int(stats["killed"]) + int(stats.get("timeout", 0))
+    score = 100.0 * caught / tested if tested else 0.0
+    equivalent = [name for name in survivors if name in EQUIVALENT]
+    print(f"\n{module}: {json.dumps(stats)}")
+    for name in survivors:
+        why = f"  (equivalent: {EQUIVALENT[name]})" if name in EQUIVALENT else ""
+        print(f"  not killed: {name}{why}")
+        if show and name not in EQUIVALENT:
+            print(_mutmut(work, "show", name, capture=True))
+    print(f"{module}: mutation score {score:.1f}% ({caught} of {tested} caught)")
+    if equivalent:
+        rest = tested - len(equivalent)
+        print(f"{module}: without {len(equivalent)} equivalent: {100.0 * caught / rest:.1f}%")
+    return score
+
+
+def main() -> None:
+    """Parse the command line and run one module (or list them)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("module", nargs="?", choices=sorted(MODULES), help="the module to mutate")
+    parser.add_argument("--list", action="store_true", help="list the modules and their tests")
+    parser.add_argument("--children", type=int, default=2, help="mutants tested at once (2)")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier results")
+    parser.add_argument("--show", action="store_true", help="print each survivor's diff")
+    options = parser.parse_args()
+    if options.list or options.module is None:
+        for module, tests in MODULES.items():
+            print(f"{module}: {' '.join(tests)}")
+        return
+    run(options.module, children=options.children, fresh=options.fresh, show=options.show)
+
+
+if __name__ == "__main__":
+    main()
