@@ -60,6 +60,23 @@ EQUIVALENT: dict[str, str] = {}
 """Surviving mutants that change no observable behaviour: mutant name → why."""
 
 
+def _equivalent(name: str, diff: str) -> str | None:
+    """Why the mutant *name* (its ``mutmut show`` *diff*) changes nothing, or None."""
+    if name in EQUIVALENT:
+        return EQUIVALENT[name]
+    removed = [line[1:] for line in diff.splitlines() if line.startswith("- ")]
+    added = [line[1:] for line in diff.splitlines() if line.startswith("+ ")]
+    if len(removed) == len(added) == 1:
+        old, new = removed[0].split('"'), added[0].split('"')
+        changed = [i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b]
+        if len(old) == len(new) and len(changed) == 1 and changed[0] % 2 == 1:
+            i = changed[0]  # inside one string literal, which is a name: .add's first
+            name = (i == 1 and old[0].endswith(".add(")) or old[i + 1].startswith(":")  # or a key
+            if name and old[i].lower() == new[i].lower():
+                return "icalendar upper-cases property and parameter names (case-insensitive)"
+    return None
+
+
 def _copy_tree(target: Path) -> None:
     """Copy the files git knows (tracked or new, as they are on disk) into *target*."""
     listed = subprocess.run(
@@ -108,19 +125,23 @@ def run(module: str, *, children: int, fresh: bool, show: bool) -> float:
     _mutmut(work, "export-cicd-stats", capture=True)
     stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
     survivors = [
-        line.split(":")[0].strip()
-        for line in _mutmut(work, "results", capture=True).splitlines()
-        if ":" in line and not line.startswith(" ")
+        name.strip()
+        for name, _, status in (
+            line.partition(":") for line in _mutmut(work, "results", capture=True).splitlines()
+        )
+        if status.strip() not in ("", "killed", "timeout", "skipped")
     ]
+    reasons = {name: _equivalent(name, _mutmut(work, "show", name, capture=True))
+               for name in survivors}  # fmt: skip
     tested = int(stats["total"]) - int(stats.get("skipped", 0))
     caught = int(stats["killed"]) + int(stats.get("timeout", 0))
     score = 100.0 * caught / tested if tested else 0.0
-    equivalent = [name for name in survivors if name in EQUIVALENT]
+    equivalent = [name for name in survivors if reasons[name]]
     print(f"\n{module}: {json.dumps(stats)}")
     for name in survivors:
-        why = f"  (equivalent: {EQUIVALENT[name]})" if name in EQUIVALENT else ""
+        why = f"  (equivalent: {reasons[name]})" if reasons[name] else ""
         print(f"  not killed: {name}{why}")
-        if show and name not in EQUIVALENT:
+        if show and not reasons[name]:
             print(_mutmut(work, "show", name, capture=True))
     print(f"{module}: mutation score {score:.1f}% ({caught} of {tested} caught)")
     if equivalent:
