@@ -123,3 +123,34 @@ def test_a_document_that_lost_most_rows_is_suspicious() -> None:
     assert suspicious(many, many[:2]) is not None
     assert suspicious(many, many[:4]) is None
     assert suspicious(events(), ()) is None  # too few rows to judge
+
+
+def test_fan_out_leaves_out_openings_and_change_alerts_nobody_asked_for() -> None:
+    from scheduler.plan import OPENING, REMINDER, Job, change_keys, what
+
+    apps = next(e for e in events() if "applications" in e.uid)
+    subs = [
+        sub("both", {"application"}, (1,), changes=True, openings=True),
+        sub("neither", {"application"}, (1,), changes=False, openings=False),
+        sub("elsewhere", {"stipend"}, (1,), changes=True, openings=True),
+    ]
+    at = dt.datetime(2031, 5, 21, 7, tzinfo=dt.UTC)
+    opening = Job(OPENING, apps.uid, dt.timedelta(0), at, at)
+    assert [(k.subscription, k.target) for k in fan_out(opening, apps, subs)] == [
+        ("both", "t1"), ("both", "t2"),
+    ]  # fmt: skip
+    reminder = Job(REMINDER, apps.uid, dt.timedelta(days=1), at, at)
+    assert [k.subscription for k in fan_out(reminder, apps, subs)] == [
+        "both",
+        "both",
+        "neither",
+        "neither",
+    ]
+    keys = change_keys(apps, what(apps, None), subs)
+    assert [(k.subscription, k.kind, k.target) for k in keys] == [
+        ("both", "changed", "t1"), ("both", "changed", "t2"),
+    ]  # fmt: skip
+    # A plan for subscribers who all said openings = false has no opening job.
+    plan = jobs_for(events(), subs[1:2], LA, after=NOW)
+    assert "opening" not in {j.kind for j in plan}
+    assert "opening" in {j.kind for j in jobs_for(events(), subs[:1], LA, after=NOW)}
