@@ -129,10 +129,10 @@ def test_fan_out_leaves_out_openings_and_change_alerts_nobody_asked_for() -> Non
     from scheduler.plan import OPENING, REMINDER, Job, change_keys, what
 
     apps = next(e for e in events() if "applications" in e.uid)
-    subs = [
-        sub("both", {"application"}, (1,), changes=True, openings=True),
+    subs = [  # the ones left out come first: leaving one out must not end the loop
         sub("neither", {"application"}, (1,), changes=False, openings=False),
         sub("elsewhere", {"stipend"}, (1,), changes=True, openings=True),
+        sub("both", {"application"}, (1,), changes=True, openings=True),
     ]
     at = dt.datetime(2031, 5, 21, 7, tzinfo=dt.UTC)
     opening = Job(OPENING, apps.uid, dt.timedelta(0), at, at)
@@ -141,16 +141,98 @@ def test_fan_out_leaves_out_openings_and_change_alerts_nobody_asked_for() -> Non
     ]  # fmt: skip
     reminder = Job(REMINDER, apps.uid, dt.timedelta(days=1), at, at)
     assert [k.subscription for k in fan_out(reminder, apps, subs)] == [
-        "both",
-        "both",
-        "neither",
-        "neither",
-    ]
+        "neither", "neither", "both", "both",
+    ]  # fmt: skip
     keys = change_keys(apps, what(apps, None), subs)
     assert [(k.subscription, k.kind, k.target) for k in keys] == [
         ("both", "changed", "t1"), ("both", "changed", "t2"),
     ]  # fmt: skip
+    assert {(k.uid, k.lead_s, k.instant) for k in keys} == {
+        (apps.uid, 0, "2031-05-21 → 2031-06-04T00:00:00Z|-")
+    }
     # A plan for subscribers who all said openings = false has no opening job.
-    plan = jobs_for(events(), subs[1:2], LA, after=NOW)
+    plan = jobs_for(events(), subs[:1], LA, after=NOW)
     assert "opening" not in {j.kind for j in plan}
-    assert "opening" in {j.kind for j in jobs_for(events(), subs[:1], LA, after=NOW)}
+    assert "opening" in {j.kind for j in jobs_for(events(), subs[2:], LA, after=NOW)}
+
+
+def test_the_plan_to_the_second() -> None:
+    from feeds.model import Event
+    from scheduler.plan import OPENING, REMINDER, TODAY, Job
+
+    review = Event("r@t", "lfx-2031-t2", "Application Review Period", dt.date(2031, 6, 4),
+                   dt.date(2031, 6, 17), categories=("review",))  # fmt: skip
+    subs = [sub("all", {"proposal", "application", "review", "stipend"}, (7, 1), openings=True)]
+    jobs = jobs_for([*events(), review], subs, LA, after=NOW)
+    utc = lambda *a: dt.datetime(*a, tzinfo=dt.UTC)  # noqa: E731
+    day, week = dt.timedelta(days=1), dt.timedelta(days=7)
+    proposals, apps, stipend = (e.uid for e in events())
+    assert jobs == [
+        Job(OPENING, proposals, dt.timedelta(0), utc(2031, 5, 6, 7), utc(2031, 5, 6, 16)),
+        Job(REMINDER, proposals, week, utc(2031, 5, 19, 18), utc(2031, 5, 12, 18)),
+        Job(REMINDER, proposals, day, utc(2031, 5, 19, 18), utc(2031, 5, 18, 18)),
+        Job(OPENING, apps, dt.timedelta(0), utc(2031, 5, 21, 7), utc(2031, 5, 21, 16)),
+        Job(REMINDER, apps, week, utc(2031, 6, 4), utc(2031, 5, 28)),
+        Job(REMINDER, apps, day, utc(2031, 6, 4), utc(2031, 6, 3)),
+        Job(OPENING, "r@t", dt.timedelta(0), utc(2031, 6, 4, 7), utc(2031, 6, 4, 16)),
+        # A date-only close: the end of its day, and the start of it as the legacy key.
+        Job(REMINDER, "r@t", week, utc(2031, 6, 18, 7), utc(2031, 6, 11, 7), utc(2031, 6, 17, 7)),
+        Job(REMINDER, "r@t", day, utc(2031, 6, 18, 7), utc(2031, 6, 17, 7), utc(2031, 6, 17, 7)),
+        Job(REMINDER, stipend, week, utc(2031, 7, 16, 7), utc(2031, 7, 9, 16)),
+        Job(REMINDER, stipend, day, utc(2031, 7, 16, 7), utc(2031, 7, 15, 16)),
+        Job(TODAY, stipend, dt.timedelta(0), utc(2031, 7, 16, 7), utc(2031, 7, 16, 16)),
+    ]
+    assert jobs[0].id == f"opening|{proposals}|0|2031-05-06T07:00:00Z"
+    # Exactly at a moment is not after it: the deadline, the notice and the opening.
+    at = lambda after: {(j.kind, j.uid) for j in jobs_for(events(), subs, LA, after=after)}  # noqa: E731
+    assert (REMINDER, apps) not in at(utc(2031, 6, 4))
+    assert (REMINDER, apps) in at(utc(2031, 6, 4) - dt.timedelta(seconds=1))
+    assert (TODAY, stipend) not in at(utc(2031, 7, 16, 16))
+    assert (TODAY, stipend) in at(utc(2031, 7, 16, 16) - dt.timedelta(seconds=1))
+    assert (OPENING, apps) not in at(utc(2031, 5, 21, 16))
+    assert (OPENING, apps) in at(utc(2031, 5, 21, 16) - dt.timedelta(seconds=1))
+
+
+def test_a_row_at_the_calendars_edge_plans_nothing_and_stops_nothing() -> None:
+    from feeds.meaning import Rules
+    from feeds.model import Event
+    from scheduler.plan import skipped_leads
+
+    first = Event(
+        "a@t", "lfx-2031-t2", "Info session", dt.date(1, 1, 2), categories=("info-session",)
+    )
+    later = Event("l@t", "lfx-2031-t2", "Info session", dt.date(2031, 6, 2),
+                  categories=("info-session",))  # fmt: skip
+    hourly = Subscription("i", "recorder", ("t",), frozenset({"info-session"}),
+                          (dt.timedelta(days=7), dt.timedelta(hours=1)))  # fmt: skip
+    # Planning from the start of year 1: the first row's 7-day lead cannot be computed.
+    dawn = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+    assert {j.uid for j in jobs_for([first, later], [hourly], LA, after=dawn)} == {"l@t"}
+    # The 7-day lead of a row on Jan 2 of year 1 cannot be computed; the 1-hour one can.
+    skipped = skipped_leads([first, later], [hourly], Rules("America/Los_Angeles"))
+    assert [(e.uid, lead) for e, lead, _ in skipped] == [
+        ("a@t", dt.timedelta(hours=1)), ("l@t", dt.timedelta(hours=1)),
+    ]  # fmt: skip
+    both = Subscription("i", "recorder", ("t",), frozenset({"info-session"}),
+                        (dt.timedelta(hours=1), dt.timedelta(hours=3)))  # fmt: skip
+    longest_first = skipped_leads([later], [both], Rules("America/Los_Angeles"))
+    assert [lead for _, lead, _ in longest_first] == [dt.timedelta(hours=3), dt.timedelta(hours=1)]
+
+
+def test_today_notices_go_to_subscribers_with_leads_or_openings() -> None:
+    from feeds.model import Event
+    from scheduler.plan import TODAY, Job
+
+    day = Event(
+        "d@t", "lfx-2031-t2", "Info session", dt.date(2031, 6, 2), categories=("info-session",)
+    )
+    at = dt.datetime(2031, 6, 2, 16, tzinfo=dt.UTC)
+    today = Job(TODAY, "d@t", dt.timedelta(0), at, at)
+    subs = [
+        Subscription("none", "recorder", ("n",), frozenset({"info-session"}), (), openings=False),
+        Subscription("opens", "recorder", ("o",), frozenset({"info-session"}), (), openings=True),
+        Subscription(
+            "leads", "recorder", ("l",), frozenset({"info-session"}), (dt.timedelta(days=1),)
+        ),
+    ]
+    assert [k.target for k in fan_out(today, day, subs)] == ["o", "l"]
