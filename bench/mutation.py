@@ -61,6 +61,9 @@ EQUIVALENT: dict[str, str] = {
     "feeds.ical.x__human__mutmut_4": "`'T' in text or True`: a date's text has no T or :00Z, "
     "so the replacements change nothing",
     "feeds.ical.x__vevents__mutmut_145": "related_end=None instead of False: both are falsy",
+    "scheduler.plan.x_jobs_for__mutmut_27": "leads in ascending order: the plan is sorted by "
+    "(due, id) at the end, and ids differ by lead",
+    "scheduler.plan.x_jobs_for__mutmut_28": "reverse=False: as mutmut_27",
 }
 """Surviving mutants that change no observable behaviour: mutant name → why."""
 

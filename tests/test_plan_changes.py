@@ -143,6 +143,13 @@ def test_fan_out_leaves_out_openings_and_change_alerts_nobody_asked_for() -> Non
     assert [k.subscription for k in fan_out(reminder, apps, subs)] == [
         "neither", "neither", "both", "both",
     ]  # fmt: skip
+    weekly = sub("weekly", {"application"}, (7,))  # no 1-day lead: left out, and the rest not
+    assert [k.subscription for k in fan_out(reminder, apps, [weekly, *subs])][-1] == "both"
+    proposals = events()[0]
+    assert what(None, apps) == (None, "2031-05-21 → 2031-06-04T00:00:00Z")
+    assert what(proposals, apps) == (
+        "2031-05-06 → 2031-05-19T18:00:00Z", "2031-05-21 → 2031-06-04T00:00:00Z",
+    )  # fmt: skip
     keys = change_keys(apps, what(apps, None), subs)
     assert [(k.subscription, k.kind, k.target) for k in keys] == [
         ("both", "changed", "t1"), ("both", "changed", "t2"),
