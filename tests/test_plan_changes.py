@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from feeds.model import Event
 from feeds.timeline import parse_markdown
-from scheduler.changes import diff, suspicious
+from scheduler.changes import Diff, canonical, diff, suspicious, when
 from scheduler.config import Subscription
 from scheduler.plan import fan_out, jobs_for
 
@@ -243,3 +244,49 @@ def test_today_notices_go_to_subscribers_with_leads_or_openings() -> None:
         ),
     ]
     assert [k.target for k in fan_out(today, day, subs)] == ["o", "l"]
+
+
+def _row(uid: str, day: int, *categories: str, end: int | None = None) -> Event:
+    return Event(
+        f"{uid}@t", "lfx-2031-t2", uid, dt.date(2031, 6, day),
+        None if end is None else dt.date(2031, 6, end), categories or ("other",),
+    )  # fmt: skip
+
+
+def test_dates_as_text_and_canonical_uids() -> None:
+    apps = events()[1]
+    assert when(apps) == "2031-05-21 → 2031-06-04T00:00:00Z"
+    assert when(events()[2]) == "2031-07-16"
+    rows = [_row("a", 1), _row("b", 2)]
+    assert [e.uid for e in canonical(rows, {"b@t": "old-b@t"})] == ["a@t", "old-b@t"]
+    assert canonical(rows, {"b@t": "old-b@t"})[1].start == dt.date(2031, 6, 2)
+
+
+def test_only_dates_make_a_diff_true() -> None:
+    row = _row("a", 1)
+    assert not Diff(renamed=(("a@t", "b@t"),))
+    assert Diff(added=(row,)) and Diff(removed=(row,)) and Diff(moved=((row, row),))
+    assert not Diff()
+
+
+def test_renames_pair_by_dates_and_a_shared_category_in_document_order() -> None:
+    old = [_row("r0", 5, "y"), _row("r1", 5, "x"), _row("r2", 5, "x"), _row("r3", 9, "x")]
+    new = [_row("n0", 5, "x", "y"), _row("n1", 5, "x"), _row("n2", 5, "z"), _row("n3", 9, "x", "x")]
+    result = diff(old, new)
+    # n0 shares y with r0 and x with r1: r0 comes first in the document.
+    assert result.renamed == (("n0@t", "r0@t"), ("n1@t", "r1@t"), ("n3@t", "r3@t"))
+    assert [e.uid for e in result.added] == ["n2@t"]  # same dates, no shared category
+    assert [e.uid for e in result.removed] == ["r2@t"]
+    assert result.moved == ()
+    # A row whose dates moved keeps its uid: moved, not renamed.
+    moved = diff([_row("m", 1, end=3)], [_row("m", 1, end=4)])
+    assert [(o.end, n.end) for o, n in moved.moved] == [(dt.date(2031, 6, 3), dt.date(2031, 6, 4))]
+    assert (moved.added, moved.removed, moved.renamed) == ((), (), ())
+
+
+def test_the_lost_rows_message_names_both_counts() -> None:
+    rows = [_row(f"e{n}", n + 1) for n in range(6)]
+    assert suspicious(rows, rows[:2]) == (
+        "the timeline shrank from 6 to 2 events; "
+        "keeping the last good version (is the document half-edited?)"
+    )
