@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -48,14 +49,19 @@ name = "t"
 [[subscriptions]]
 name = "mentees"
 notifier = "recorder"
-target = ["ann"]
+target = {targets}
 role = "mentee"
 leads = ["{lead}"]
 """
 
 
 def daemon_for(
-    tmp_path: Path, now: dt.datetime, *, lead: str = "1d", url: str | None = None
+    tmp_path: Path,
+    now: dt.datetime,
+    *,
+    lead: str = "1d",
+    url: str | None = None,
+    targets: tuple[str, ...] = ("ann",),
 ) -> tuple[Daemon, RecorderNotifier, Clock]:
     if url is None:
         doc = tmp_path / "term.md"
@@ -63,7 +69,9 @@ def daemon_for(
         source = f'path = "{doc.as_posix()}"'
     else:
         source = f'url = "{url}"'
-    text = CONFIG.format(db=(tmp_path / "s.db").as_posix(), source=source, lead=lead)
+    text = CONFIG.format(
+        db=(tmp_path / "s.db").as_posix(), source=source, lead=lead, targets=json.dumps(targets)
+    )
     config = parse_config(text, str(tmp_path / "c.toml"))
     recorder, clock = RecorderNotifier(), Clock(now)
     daemon = Daemon(config, Store(config.service.database), {"recorder": recorder}, clock=clock)
@@ -154,28 +162,35 @@ def test_a_failing_target_is_tried_six_times_on_the_schedule_then_given_up(
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize(("retry_after", "wait"), [(200.0, 200), (7200.0, 3600), (None, 30)])
-def test_the_courier_waits_as_long_as_the_server_asks(
-    tmp_path: Path, retry_after: float | None, wait: int
-) -> None:
+def test_the_courier_waits_as_long_as_the_server_asks(tmp_path: Path) -> None:
     due = CLOSE - dt.timedelta(days=1)
+    asks = {"ann": 200.0, "bob": 7200.0, "cyd": None}  # seconds of Retry-After
+    waits = {"ann": 200, "bob": 3600, "cyd": 30}  # the longer of it and 30 s, at most an hour
 
     async def scenario() -> None:
-        daemon, recorder, clock = daemon_for(tmp_path, due - dt.timedelta(hours=1))
-        recorder.fail("ann", TransientError("rate limited", retry_after=retry_after))
+        daemon, recorder, clock = daemon_for(
+            tmp_path, due - dt.timedelta(hours=1), targets=tuple(asks)
+        )
+        for target, retry_after in asks.items():
+            recorder.fail(target, TransientError("rate limited", retry_after=retry_after))
         await daemon.start()
         try:
             clock.now = due
             await daemon.courier.fire(closing_job(daemon))
-            (row,) = daemon.store.deliveries()
-            assert (row.status, row.attempts) == ("pending", 1)  # waiting for its retry
-            assert at(row.retry_at) - due == wait * S
-            clock.now = at(row.retry_at) - S
-            await daemon.courier.sweep()  # not yet
-            assert recorder.sent == []
-            clock.now = at(row.retry_at)
-            await daemon.courier.sweep()
-            assert [r.target for r in recorder.sent] == ["ann"]
+            rows = {row.key.target: row for row in daemon.store.deliveries()}
+            assert {t: (r.status, r.attempts) for t, r in rows.items()} == dict.fromkeys(
+                asks,
+                ("pending", 1),  # waiting for its retry
+            )
+            assert {t: (at(r.retry_at) - due) / S for t, r in rows.items()} == waits
+            for target, wait in sorted(waits.items(), key=lambda item: item[1]):
+                clock.now = due + (wait - 1) * S
+                await daemon.courier.sweep()  # not yet
+                assert target not in [r.target for r in recorder.sent]
+                clock.now = due + wait * S
+                await daemon.courier.sweep()
+                assert [r.target for r in recorder.sent][-1] == target
+            assert len(recorder.sent) == 3
         finally:
             await daemon.stop()
 
@@ -310,3 +325,15 @@ def test_a_failing_poll_counts_in_the_daemons_metrics(tmp_path: Path) -> None:
             origin.server.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_the_time_a_late_reminder_states() -> None:
+    from scheduler.delivery import LATE_SLACK, time_left
+
+    hour, minute = dt.timedelta(hours=1), dt.timedelta(minutes=1)
+    assert dt.timedelta(minutes=5) == LATE_SLACK
+    assert time_left(hour, CLOSE, CLOSE - 55 * minute) == hour  # five minutes late: on time
+    assert time_left(hour, CLOSE, CLOSE - 55 * minute + S) == 54 * minute  # whole minutes left
+    assert time_left(hour, CLOSE, CLOSE - 90 * S) == minute
+    assert time_left(hour, CLOSE, CLOSE - 30 * S) == minute  # never "0 minutes"
+    assert time_left(hour, CLOSE, CLOSE - 3 * hour) == hour  # early stays the lead
