@@ -277,6 +277,9 @@ def test_renames_pair_by_dates_and_a_shared_category_in_document_order() -> None
     assert result.renamed == (("n0@t", "r0@t"), ("n1@t", "r1@t"), ("n3@t", "r3@t"))
     assert [e.uid for e in result.added] == ["n2@t"]  # same dates, no shared category
     assert [e.uid for e in result.removed] == ["r2@t"]
+    # A removed row pairs once: the next added one takes the next in line.
+    again = diff(old, [*new, _row("n4", 5, "x")])
+    assert again.renamed[-1] == ("n4@t", "r2@t") and again.removed == ()
     assert result.moved == ()
     # A row whose dates moved keeps its uid: moved, not renamed.
     moved = diff([_row("m", 1, end=3)], [_row("m", 1, end=4)])
