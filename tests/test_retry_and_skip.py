@@ -33,7 +33,7 @@ from scheduler.daemon import Daemon
 from scheduler.delivery import LEASE, MAX_ATTEMPTS, backoff
 from scheduler.plan import Job, fan_out
 from scheduler.store import Store
-from tests.test_poll_delivery import Clock, Origin, document
+from tests.test_poll_delivery import ROWS, Clock, Origin, document
 
 S = dt.timedelta(seconds=1)
 CLOSE = dt.datetime(2031, 6, 4, tzinfo=dt.UTC)
@@ -52,6 +52,7 @@ notifier = "recorder"
 target = {targets}
 role = "mentee"
 leads = ["{lead}"]
+changes = {changes}
 """
 
 
@@ -62,6 +63,7 @@ def daemon_for(
     lead: str = "1d",
     url: str | None = None,
     targets: tuple[str, ...] = ("ann",),
+    changes: bool = False,
 ) -> tuple[Daemon, RecorderNotifier, Clock]:
     if url is None:
         doc = tmp_path / "term.md"
@@ -70,7 +72,11 @@ def daemon_for(
     else:
         source = f'url = "{url}"'
     text = CONFIG.format(
-        db=(tmp_path / "s.db").as_posix(), source=source, lead=lead, targets=json.dumps(targets)
+        db=(tmp_path / "s.db").as_posix(),
+        source=source,
+        lead=lead,
+        targets=json.dumps(targets),
+        changes=json.dumps(changes),
     )
     config = parse_config(text, str(tmp_path / "c.toml"))
     recorder, clock = RecorderNotifier(), Clock(now)
@@ -202,7 +208,7 @@ def test_the_courier_waits_as_long_as_the_server_asks(tmp_path: Path) -> None:
     [(dt.timedelta(0), "skipped"), (dt.timedelta(minutes=1), "skipped"), (-S * 60, "sent")],
 )
 def test_a_reminder_whose_deadline_passed_is_skipped_even_within_the_grace(
-    tmp_path: Path, after_close: dt.timedelta, status: str
+    tmp_path: Path, after_close: dt.timedelta, status: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A 30-minute reminder fired 30 (or 31) minutes late: well within misfire_grace (1 h),
     # so only the deadline check can stop it. A minute before the close it still goes out.
@@ -215,12 +221,22 @@ def test_a_reminder_whose_deadline_passed_is_skipped_even_within_the_grace(
             await daemon.courier.fire(closing_job(daemon))
             (row,) = daemon.store.deliveries()
             assert row.status == status
+            counted = daemon.metrics.registry.get_sample_value
+            uid = "lfx-2031-t2-mentee-applications-open@lfx-cal"
             if status == "skipped":
                 assert recorder.sent == []
-                assert "passed before the reminder could be sent" in (row.error or "")
-                assert "misfire_grace" not in (row.error or "")
+                assert row.error == (
+                    "the deadline 2031-06-04T00:00:00Z passed before the reminder could be sent"
+                )
+                assert counted("lfxcal_reminders_total", {"outcome": "skipped"}) == 1
+                assert f"skipped {uid} -> ann: {row.error}" in caplog.messages
             else:
                 assert row.late and "1 minute" in recorder.sent[0].message.text
+                assert counted("lfxcal_reminders_total", {"outcome": "late"}) == 1
+                assert counted("lfxcal_reminders_total", {"outcome": "sent"}) is None
+                # The notifier gets the ledger key as its idempotency key.
+                key = f"mentees/reminder/{uid}/1800/2031-06-04T00:00:00Z/ann"
+                assert recorder.sent[0].key == key
         finally:
             await daemon.stop()
 
@@ -337,3 +353,87 @@ def test_the_time_a_late_reminder_states() -> None:
     assert time_left(hour, CLOSE, CLOSE - 90 * S) == minute
     assert time_left(hour, CLOSE, CLOSE - 30 * S) == minute  # never "0 minutes"
     assert time_left(hour, CLOSE, CLOSE - 3 * hour) == hour  # early stays the lead
+
+
+async def _settled(recorder: RecorderNotifier, count: int) -> None:
+    """Wait (at most 5 s) until the alert task the poll started has sent *count* messages."""
+    for _ in range(500):
+        if len(recorder.sent) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{len(recorder.sent)} of {count} messages sent")
+
+
+def test_change_alerts_are_sent_retried_and_counted(tmp_path: Path) -> None:
+    now = CLOSE - dt.timedelta(days=10)
+
+    async def scenario() -> None:
+        daemon, recorder, clock = daemon_for(tmp_path, now, targets=("ann", "bob"), changes=True)
+        value = daemon.metrics.registry.get_sample_value
+        await daemon.start()
+        try:
+            source = daemon.config.sources[0]
+            doc = tmp_path / "term.md"
+            recorder.fail("bob", TransientError("busy", retry_after=60))
+            doc.write_text(document().replace("5PM PDT", "6PM PDT"))  # applications close later
+            await daemon.poll(source)
+            await _settled(recorder, 1)
+            (alert,) = recorder.sent
+            assert alert.target == "ann" and alert.message.kind == "changed"
+            assert alert.message.title.startswith("Changed: Mentee applications")
+            uid = "lfx-2031-t2-mentee-applications-open@lfx-cal"
+            old, new = "2031-05-21 → 2031-06-04T00:00:00Z", "2031-05-21 → 2031-06-04T01:00:00Z"
+            assert alert.key == f"mentees/changed/{uid}/0/{old}|{new}/ann"
+            # bob's alert is retried by the sweep a minute later, rebuilt from the ledger key.
+            clock.now = now + dt.timedelta(minutes=1)
+            await daemon.courier.sweep()
+            assert [r.target for r in recorder.sent] == ["ann", "bob"]
+            # The retry is worded from the key alone (old and new dates as stored).
+            assert recorder.sent[1].message.title == (
+                f"Changed: Mentee applications — the dates moved to {new}"
+            )
+            assert value("lfxcal_reminders_total", {"outcome": "retried"}) == 1
+            assert value("lfxcal_reminders_total", {"outcome": "sent"}) == 2  # never "late"
+            # A removed row is an alert too (its event is kept to word it).
+            doc.write_text(document([r for r in ROWS if "Applications" not in r[0]]))
+            await daemon.poll(source)
+            await _settled(recorder, 4)
+            removed = [r for r in recorder.sent[2:]]
+            assert {r.target for r in removed} == {"ann", "bob"}
+            assert all(r.message.kind == "changed" for r in removed)
+            assert all(r.key.endswith(f"/{new}|-/{r.target}") for r in removed)
+        finally:
+            await daemon.stop()
+
+    asyncio.run(scenario())
+
+
+def test_after_a_slow_failure_the_rest_of_the_chunk_waits_for_the_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Any failure counts as slow here (the threshold is 5 s; a test cannot wait that long).
+    monkeypatch.setattr("scheduler.delivery.SLOW_FAILURE", -1.0)
+    due = CLOSE - dt.timedelta(days=1)
+
+    async def scenario() -> None:
+        daemon, recorder, clock = daemon_for(
+            tmp_path, due - dt.timedelta(hours=1), targets=("ann", "bob", "cyd")
+        )
+        recorder.fail("ann", TransientError("timed out"))
+        await daemon.start()
+        try:
+            clock.now = due
+            await daemon.courier.fire(closing_job(daemon))
+            assert [t for _, t in recorder.attempts] == ["ann"]  # bob and cyd not tried
+            rows = {row.key.target: row for row in daemon.store.deliveries()}
+            for target in ("bob", "cyd"):
+                row = rows[target]
+                assert row.error == "not tried: the previous send failed after 0 s"
+                assert (row.status, row.attempts, at(row.retry_at)) == ("pending", 1, due + 30 * S)
+            clock.now = due + 30 * S
+            await daemon.courier.sweep()
+            assert sorted(r.target for r in recorder.sent) == ["ann", "bob", "cyd"]
+        finally:
+            await daemon.stop()
+
+    asyncio.run(scenario())
