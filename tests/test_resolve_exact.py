@@ -9,6 +9,7 @@ rule moved by one or a message reworded turns a test red.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -20,6 +21,11 @@ TERM = Term("lfx-2031-t2", 2031, 2, "June - August", first_month=6, last_month=8
 CTX = Context(TERM, "America/Los_Angeles")
 LA, UTC = "America/Los_Angeles", "UTC"
 FAR = "year {} is far from term lfx-2031-t2; check the year"
+
+
+def _id(cell: str) -> str:
+    """A test id of letters, digits and underscores (mutmut re-runs tests by their ids)."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", cell).strip("_")
 
 
 def utc(*parts: int) -> dt.datetime:
@@ -79,7 +85,7 @@ READ = [
 
 
 @pytest.mark.parametrize(
-    ("cell", "start", "end", "zones", "warnings"), READ, ids=[r[0] for r in READ]
+    ("cell", "start", "end", "zones", "warnings"), READ, ids=[_id(r[0]) for r in READ]
 )
 def test_a_cell_reads_exactly(
     cell: str,
@@ -116,7 +122,7 @@ REFUSED = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("cell", "message"), REFUSED, ids=[r[0] for r in REFUSED])
+@pytest.mark.parametrize(("cell", "message"), REFUSED, ids=[_id(r[0]) for r in REFUSED])
 def test_a_cell_is_refused_with_the_reason(cell: str, message: str) -> None:
     with pytest.raises(RowError) as raised:
         resolve(read_cell(cell), CTX)
