@@ -69,6 +69,24 @@ EQUIVALENT: dict[str, str] = {
     "scheduler.plan.x_jobs_for__mutmut_27": "leads in ascending order: the plan is sorted by "
     "(due, id) at the end, and ids differ by lead",
     "scheduler.plan.x_jobs_for__mutmut_28": "reverse=False: as mutmut_27",
+    **dict.fromkeys(
+        [f"feeds.resolve.x__date__mutmut_{n}" for n in (14, 15, 16, 17, 18, 19)],
+        "the month name of a date that does not exist: prepare() already refused months outside "
+        "1-12 and days over 31, and January and December have 31 days",
+    ),
+    **dict.fromkeys(
+        [
+            "feeds.resolve.x_year_row__mutmut_1",
+            "feeds.resolve.x__date__mutmut_1",
+            "feeds.resolve.x__date__mutmut_2",
+        ],
+        "a weakened assert (a type-checker guard prepare() already made true)",
+    ),
+    "feeds.resolve.x_prepare__mutmut_51": "`month or 1`: a missing month was refused just above",
+    "feeds.resolve.x__instant__mutmut_76": "`day - shift` over shifts (-1, 0, 1): the same three "
+    "candidates",
+    "feeds.resolve.x_finish__mutmut_38": "`break` for `continue` on the last loop item (no end)",
+    "feeds.resolve.x_finish__mutmut_24": "the shared zone of a cell without times is None anyway",
     "scheduler.changes.x__pair_renames__mutmut_25": "`<=` for `<`: equal only when one removed "
     "row heads two of the added row's category queues, the same choice",
 }

@@ -69,6 +69,21 @@ READ = [
     ("Aug 5, 0:30 - 1:00 PM PT", utc(2031, 8, 5, 7, 30), utc(2031, 8, 5, 20), (LA, LA), []),
     ("Aug 5, 9:00 AM – 10:00 PM PT", utc(2031, 8, 5, 16), utc(2031, 8, 6, 5), (LA, LA), []),
     ("Aug 5, 13:00 - 1:00 PM PT", utc(2031, 8, 5, 20), None, (LA, None), []),
+    ("Aug 5, 12:00 - 1:00 AM PT", utc(2031, 8, 5, 7), utc(2031, 8, 5, 8), (LA, LA), []),  # midnight
+    ("Aug 5, 9:00 CET - 10:00 PM PT", utc(2031, 8, 5, 19), utc(2031, 8, 6, 5),
+     ("Europe/Berlin", LA),  # the start keeps its own zone
+     ["CET printed, but 2031-08-05 is CEST in Europe/Berlin; read as 21:00 wall-clock time there"]),
+    ("Aug 5, 10:00 (18:00 UTC)", utc(2031, 8, 5, 18), None, (LA, None),
+     ["UTC equivalent 18:00 UTC disagrees with 10:00 America/Los_Angeles (17:00 UTC);"
+      " the UTC time wins"]),
+    ("Aug 5, 01:00 CEST (23:00 UTC)", utc(2031, 8, 4, 23), None, ("Europe/Berlin", None), []),
+    ("Aug 5, 10:30 PT (17:31 UTC)", utc(2031, 8, 5, 17, 31), None, (LA, None),
+     ["UTC equivalent 17:31 UTC disagrees with 10:30 PT (17:30 UTC); the UTC time wins"]),
+    # the term's window (2030-09-04 to 2031-12-01) for a printed year, both edges
+    ("Sep 4, 2030", D(2030, 9, 4), None, (None, None), []),
+    ("Sep 3, 2030", D(2030, 9, 3), None, (None, None), [FAR.format(2030)]),
+    ("Dec 1, 2031", D(2031, 12, 1), None, (None, None), []),
+    ("Dec 2, 2031", D(2031, 12, 2), None, (None, None), [FAR.format(2031)]),
     # a zone label on one side only is shared with the other side
     ("Aug 5, 10:00 CET – 11:00", utc(2031, 8, 5, 8), utc(2031, 8, 5, 9),
      ("Europe/Berlin", "Europe/Berlin"),
@@ -117,6 +132,7 @@ REFUSED = [
     ("Dec 31, 1969", "1969-12-31 is outside 1970–2100; no event made (check the year)"),
     ("Aug 5, 10:00 UTC – 09:00 UTC", "the range ends before it starts; check the dates"),
     ("Aug 5, 10:00 PT – 11:00 UTC", "the range ends before it starts; check the dates"),
+    ("Aug 5, 13:00 - 2:00 AM PT", "the range ends before it starts; check the dates"),
     ("Aug 5 – 7 – 9 – 11 – 13 – 15", "two different days written ('9'); "
      "two different days written ('11'); two different days written ('13')"),
 ]  # fmt: skip
@@ -127,3 +143,12 @@ def test_a_cell_is_refused_with_the_reason(cell: str, message: str) -> None:
     with pytest.raises(RowError) as raised:
         resolve(read_cell(cell), CTX)
     assert str(raised.value) == message
+
+
+def test_no_year_anywhere_is_refused() -> None:
+    with pytest.raises(RowError) as raised:
+        resolve(read_cell("Aug 5"), Context(Term("lfx-draft"), "UTC"))
+    assert str(raised.value) == (
+        "no year is written and the term's year is unknown"
+        " (write the year, put it in the title, or pass --term)"
+    )

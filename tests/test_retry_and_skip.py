@@ -355,10 +355,11 @@ def test_the_time_a_late_reminder_states() -> None:
     assert time_left(hour, CLOSE, CLOSE - 3 * hour) == hour  # early stays the lead
 
 
-async def _settled(recorder: RecorderNotifier, count: int) -> None:
-    """Wait (at most 5 s) until the alert task the poll started has sent *count* messages."""
-    for _ in range(500):
-        if len(recorder.sent) >= count:
+async def _settled(daemon: Daemon, recorder: RecorderNotifier, count: int) -> None:
+    """Wait (at most 10 s) until the poll's alert task sent *count* and left no claim open."""
+    for _ in range(1000):
+        claimed = [d for d in daemon.store.deliveries() if d.status == "claimed"]
+        if len(recorder.sent) >= count and not claimed:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"{len(recorder.sent)} of {count} messages sent")
@@ -377,7 +378,7 @@ def test_change_alerts_are_sent_retried_and_counted(tmp_path: Path) -> None:
             recorder.fail("bob", TransientError("busy", retry_after=60))
             doc.write_text(document().replace("5PM PDT", "6PM PDT"))  # applications close later
             await daemon.poll(source)
-            await _settled(recorder, 1)
+            await _settled(daemon, recorder, 1)
             (alert,) = recorder.sent
             assert alert.target == "ann" and alert.message.kind == "changed"
             assert alert.message.title.startswith("Changed: Mentee applications")
@@ -397,7 +398,7 @@ def test_change_alerts_are_sent_retried_and_counted(tmp_path: Path) -> None:
             # A removed row is an alert too (its event is kept to word it).
             doc.write_text(document([r for r in ROWS if "Applications" not in r[0]]))
             await daemon.poll(source)
-            await _settled(recorder, 4)
+            await _settled(daemon, recorder, 4)
             removed = [r for r in recorder.sent[2:]]
             assert {r.target for r in removed} == {"ann", "bob"}
             assert all(r.message.kind == "changed" for r in removed)
