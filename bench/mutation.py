@@ -87,6 +87,13 @@ EQUIVALENT: dict[str, str] = {
     "candidates",
     "feeds.resolve.x_finish__mutmut_38": "`break` for `continue` on the last loop item (no end)",
     "feeds.resolve.x_finish__mutmut_24": "the shared zone of a cell without times is None anyway",
+    "scheduler.delivery.x_backoff__mutmut_13": "exponent cap 17 for 16: 30 s x 2^16 is far past "
+    "the one-hour cap either way",
+    "scheduler.delivery.x_backoff__mutmut_25": "Retry-After of exactly 0 lengthens nothing "
+    "(max with the schedule's 30 s or more)",
+    "scheduler.delivery.x_backoff__mutmut_26": "Retry-After up to 1 s lengthens nothing either",
+    "scheduler.delivery.x_time_left__mutmut_13": "`/` for `//` under int() of a positive value "
+    "(a negative one is raised to the 1-minute floor both ways)",
     "scheduler.changes.x__pair_renames__mutmut_25": "`<=` for `<`: equal only when one removed "
     "row heads two of the added row's category queues, the same choice",
 }
