@@ -40,7 +40,7 @@ PARSE = ["tests/test_documents.py", "tests/test_forms.py", "tests/test_dates_fas
          "tests/test_uids.py", "tests/test_resolve_exact.py"]  # fmt: skip
 """The reading tests (the hostile-input, hypothesis and `check` matrix files are left out:
 seconds per mutant)."""
-LEDGER = ["tests/test_store.py", "tests/test_retry_and_skip.py",
+LEDGER = ["tests/test_store.py", "tests/test_retry_and_skip.py", "tests/test_upgrade_replan.py",
           "-k", "not postgresql and not urls_are_normalized and not grow"]  # fmt: skip
 """SQLite only: a PostgreSQL server per forked mutant would take seconds each."""
 MODULES: dict[str, list[str]] = {

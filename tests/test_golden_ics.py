@@ -70,7 +70,7 @@ def test_another_process_with_another_hash_seed_writes_the_same_bytes() -> None:
         "sys.stdout.buffer.write(plain() + b'\\0' + merged())"
     )
     want = (GOLDEN / "table-utc.ics").read_bytes() + b"\0" + (GOLDEN / "merged.ics").read_bytes()
-    for seed in ("1", "4242"):
+    for seed in ("4242",):  # the parent's seed is random: one other interpreter is enough
         env = {**os.environ, "PYTHONHASHSEED": seed}
         result = subprocess.run(
             [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, timeout=60
