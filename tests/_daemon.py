@@ -34,11 +34,16 @@ def ceil_minute(instant: dt.datetime) -> dt.datetime:
     return floor if floor == instant else floor + dt.timedelta(minutes=1)
 
 
-def write_term(path: Path, rows: Sequence[tuple[str, dt.datetime]]) -> None:
-    """A Markdown term document with one timed row per (title, deadline)."""
+def write_term(
+    path: Path,
+    rows: Sequence[tuple[str, dt.datetime]],
+    periods: Sequence[tuple[str, dt.datetime, dt.datetime]] = (),
+) -> None:
+    """A term document: one timed row per (title, deadline), then (title, opens, closes)."""
     lines = ["# Term 02 - 2031 June - August", "", "### Timeline", ""]
     lines += ["| Activity | Dates |", "|---|---|"]
     lines += [f"| {title} | {minute(when)} |" for title, when in rows]
+    lines += [f"| {title} | {minute(start)} – {minute(end)} |" for title, start, end in periods]
     tmp = path.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(path)  # atomic: a poll never sees half a document

@@ -1,7 +1,16 @@
-"""Shared test helpers: where the fixtures and the seed documents live."""
+"""Shared test helpers: where the fixtures and the seed documents live.
+
+The seed documents (two real term documents and their expected events) live
+outside the repository, in ``../shared/seeds``. Every test that reads them goes
+through :func:`seed_documents` or the ``seeds`` fixture: without them those tests
+skip, unless ``LFX_CAL_REQUIRE_SEEDS`` is set (``.ci/run`` sets it), which turns
+the skip into a failure, as ``LFX_CAL_REQUIRE_POSTGRES`` does for PostgreSQL.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SEEDS = ROOT.parent / "shared" / "seeds"
+REQUIRE_SEEDS = "LFX_CAL_REQUIRE_SEEDS"
 
 
 @pytest.fixture
@@ -16,11 +26,31 @@ def fixtures() -> Path:
     return FIXTURES
 
 
+def seed_documents() -> list[Path]:
+    """The seed documents named by ``expected.json``, or none when the folder is missing.
+
+    For parametrized lists built at collection; the ``seeds`` fixture (used by
+    ``tests/test_documents.py``) is what fails when they are required but missing.
+    """
+    expected = SEEDS / "expected.json"
+    if not expected.is_file():
+        return []
+    return sorted(SEEDS / name for name in json.loads(expected.read_text())["documents"])
+
+
+def require_seeds() -> Path:
+    """The seed folder, or skip — or fail when ``LFX_CAL_REQUIRE_SEEDS`` is set."""
+    if not (SEEDS / "expected.json").is_file():
+        message = f"seed documents not found at {SEEDS}"
+        if os.environ.get(REQUIRE_SEEDS):
+            pytest.fail(f"{message} (and {REQUIRE_SEEDS} is set)")
+        pytest.skip(message)
+    return SEEDS
+
+
 @pytest.fixture
 def seeds() -> Path:
-    if not (SEEDS / "expected.json").is_file():
-        pytest.skip(f"seed documents not found at {SEEDS}")
-    return SEEDS
+    return require_seeds()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

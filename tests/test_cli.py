@@ -33,7 +33,13 @@ def test_show_json_contract_single_source() -> None:
     assert (first["title"], first["start"], first["end"]) == (
         "Project Proposals Open", "2032-07-07", "2032-07-27T18:00:00Z",
     )  # fmt: skip
-    assert data["warnings"] == [{"line": 13, "message": data["warnings"][0]["message"]}]
+    assert data["warnings"] == [
+        {
+            "line": 13,
+            "message": "UTC equivalent 19:00 UTC disagrees with 11:00 PDT (18:00 UTC); "
+            "the UTC time wins",
+        }
+    ]
 
 
 def test_show_json_several_sources_is_a_list() -> None:

@@ -54,6 +54,26 @@ role = "mentee"
 leads = ["{slack_lead}"]
 changes = true
 
+# Reminders only: no change alert, and no "now open" notice for the proposals period.
+[[subscriptions]]
+name = "quiet"
+notifier = "email"
+target = ["cyd@example.org"]
+role = "mentee"
+categories = ["proposal"]
+leads = ["{mail_lead}"]
+changes = false
+openings = false
+
+# The "now open" notice only (its lead is for a close after the test ends).
+[[subscriptions]]
+name = "openings"
+notifier = "email"
+target = ["opal@example.org"]
+categories = ["proposal"]
+leads = ["1s"]
+openings = true
+
 [notifiers.email]
 host = "127.0.0.1"
 port = {smtp_port}
@@ -85,8 +105,12 @@ def test_reminders_survive_kill_and_follow_a_moved_deadline(tmp_path: Path) -> N
         deadline = ceil_minute(t0 + dt.timedelta(seconds=45))
         mail_due = t0 + dt.timedelta(seconds=6)
         slack_due = t0 + dt.timedelta(seconds=15)
+        # Proposals open at a whole minute during the run (the document has minutes only).
+        opens = deadline - dt.timedelta(minutes=1)
+        opens = opens if opens >= t0 + dt.timedelta(seconds=5) else deadline
+        proposals = [("Project Proposals Open", opens, deadline + dt.timedelta(minutes=10))]
         term = tmp_path / "term.md"
-        write_term(term, [("Mentee Applications Close", deadline)])
+        write_term(term, [("Mentee Applications Close", deadline)], proposals)
         config = tmp_path / "lfx-cal.toml"
         config.write_text(
             CONFIG.format(
@@ -99,11 +123,14 @@ def test_reminders_survive_kill_and_follow_a_moved_deadline(tmp_path: Path) -> N
         )
         daemon = Daemon(config, free_port(), {"E2E_SLACK_TOKEN": "xoxb-test"}).start()
         try:
-            # 1. On time: both addresses get the e-mail reminder once.
-            wait_for(lambda: len(handler.messages) >= 2, 30, daemon.output)
-            first = subjects(handler)
-            assert sorted(r for r, _ in first) == ["ada@example.org", "bob@example.org"]
-            assert all(s.startswith("Mentee applications close in") for _, s in first)
+            # 1. On time: the three addresses get the e-mail reminder once.
+            def reminded() -> list[str]:
+                close = "Mentee applications close"
+                seen = subjects(handler).items()
+                return [r for (r, s), n in seen for _ in range(n) if s.startswith(close)]
+
+            wait_for(lambda: len(reminded()) >= 3, 30, daemon.output)
+            assert sorted(reminded()) == ["ada@example.org", "bob@example.org", "cyd@example.org"]
 
             # 2. kill -9 just before the Slack reminder is due, restart after it.
             sleep_until(slack_due - dt.timedelta(seconds=3))
@@ -120,7 +147,7 @@ def test_reminders_survive_kill_and_follow_a_moved_deadline(tmp_path: Path) -> N
 
             # 3. Move the deadline one minute later: an alert now, a new reminder later.
             moved = deadline + dt.timedelta(minutes=1)
-            write_term(term, [("Mentee Applications Close", moved)])
+            write_term(term, [("Mentee Applications Close", moved)], proposals)
             wait_for(lambda: len(slack.posts()) >= 2, 20, daemon.output)
             assert slack.posts()[1].body["text"].startswith("Changed:")
             wait_for(
@@ -130,20 +157,23 @@ def test_reminders_survive_kill_and_follow_a_moved_deadline(tmp_path: Path) -> N
             )
             new_mail_due = mail_due + dt.timedelta(minutes=1)
             sleep_until(new_mail_due)
-            close = "Mentee applications close"
-            wait_for(
-                lambda: (
-                    sum(n for (_, s), n in subjects(handler).items() if s.startswith(close)) >= 4
-                ),
-                20,
-                daemon.output,
-            )
+            wait_for(lambda: len(reminded()) >= 6, 20, daemon.output)
+            wait_for(lambda: any(r == "opal@example.org" for r, _ in subjects(handler)), 20,
+                     daemon.output)  # fmt: skip
             time.sleep(2)  # time for a duplicate to show up, if there were one
             final = subjects(handler)
-            reminders = [r for (r, s), n in final.items() for _ in range(n) if s.startswith(close)]
-            assert sorted(reminders) == sorted(["ada@example.org", "bob@example.org"] * 2)
+            assert sorted(reminded()) == sorted(
+                ["ada@example.org", "bob@example.org", "cyd@example.org"] * 2
+            )
             per_recipient = Counter(r for (r, _), n in final.items() for _ in range(n))
-            assert per_recipient == {"ada@example.org": 3, "bob@example.org": 3}, final
+            # ada and bob: two reminders and the change alert; cyd (changes = false,
+            # openings = false): the two reminders only; opal: the opening notice only.
+            assert per_recipient == {
+                "ada@example.org": 3, "bob@example.org": 3, "cyd@example.org": 2,
+                "opal@example.org": 1,
+            }, final  # fmt: skip
+            (opening,) = [s for r, s in final if r == "opal@example.org"]
+            assert opening.startswith("Project proposals are open until"), opening
         finally:
             assert daemon.stop() == 0, daemon.output()
             smtp.stop()

@@ -9,6 +9,7 @@ import pytest
 
 from feeds.load import load
 from feeds.model import endpoint_text
+from tests import conftest
 from tests.conftest import FIXTURES
 
 
@@ -61,3 +62,16 @@ def test_dates_outside_the_timeline_are_not_events() -> None:
     assert all(event.line >= 7 for event in timeline.events)  # the intro mentions a date
     timeline = load(str(FIXTURES / "bullets-activity-first.md"))
     assert not any("not a timeline row" in event.title for event in timeline.events)
+
+
+def test_missing_seeds_skip_or_fail_when_required(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conftest, "SEEDS", tmp_path / "nowhere")
+    monkeypatch.delenv(conftest.REQUIRE_SEEDS, raising=False)
+    assert conftest.seed_documents() == []
+    with pytest.raises(pytest.skip.Exception, match="seed documents not found"):
+        conftest.require_seeds()
+    monkeypatch.setenv(conftest.REQUIRE_SEEDS, "1")
+    with pytest.raises(pytest.fail.Exception, match="LFX_CAL_REQUIRE_SEEDS is set"):
+        conftest.require_seeds()

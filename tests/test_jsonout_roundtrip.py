@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from feeds.jsonout import timeline_dict, timeline_from_dict
 from feeds.load import load
 from feeds.model import CATEGORIES, Endpoint, Event, Notice, Term, Timeline
-from tests.conftest import FIXTURES, SEEDS
+from tests.conftest import FIXTURES, seed_documents
 
 
 def _round_trip(timeline: Timeline) -> Timeline:
@@ -72,12 +72,7 @@ def test_generated_timelines_round_trip(timeline: Timeline) -> None:
 
 
 def _documents() -> list[Path]:
-    found = sorted(FIXTURES.rglob("*.md"))
-    if (SEEDS / "expected.json").is_file():
-        found += sorted(
-            SEEDS / name for name in json.loads((SEEDS / "expected.json").read_text())["documents"]
-        )
-    return found
+    return sorted(FIXTURES.rglob("*.md")) + seed_documents()
 
 
 @pytest.mark.parametrize("path", _documents(), ids=lambda p: p.name)

@@ -94,8 +94,14 @@ def test_build_message_explains_what_is_missing() -> None:
 def test_sample_message_is_deterministic_given_now() -> None:
     now = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
     message = sample_message(now=now)
-    assert message == sample_message(now=now)
-    assert message.deadline == now + dt.timedelta(days=1)
+    assert message.title == "lfx-cal test notification in 1 day — Wed, Jan 2, 12:00 PM UTC"
+    assert message.text == (
+        "lfx-cal test notification: Wed, Jan 2, 12:00 PM UTC, in 1 day.\n"
+        "Term: lfx-cal-test\n"
+        "This is a test message from lfx-cal notify-test; no deadline is real."
+    )
+    assert message.deadline == dt.datetime(2030, 1, 2, 12, 0, tzinfo=dt.UTC)
+    assert (message.lead, message.term) == (dt.timedelta(days=1), "lfx-cal-test")
     assert message.kind is Kind.REMINDER
 
 

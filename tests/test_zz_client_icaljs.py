@@ -25,14 +25,14 @@ from feeds.model import Event
 from lfx_cal.cli import cli
 from lfx_cal.reading import load_all
 from tests._icaljs import PRODUCED, ZONES, compare, read
-from tests.conftest import FIXTURES, ROOT, SEEDS
+from tests.conftest import FIXTURES, ROOT, seed_documents
 
 DOCUMENTS = [
     *sorted(FIXTURES.glob("*.md")),
     *sorted(FIXTURES.glob("forms/*.md")),
     *sorted(FIXTURES.glob("lfx/**/README.md")),
     ROOT / "config/example-term.md",
-    *sorted(SEEDS.glob("*.txt")),
+    *seed_documents(),
 ]
 
 
