@@ -12,7 +12,9 @@ Lanes: each notifier says how many sends it may run at once
 (:attr:`~notifiers.base.Notifier.parallel`) and which sends must follow one
 another (:meth:`~notifiers.base.Notifier.lane`): a Slack channel or a webhook is
 one lane, paced on its own, channels go side by side; e-mail recipients share
-``connections`` lanes that take the next recipient as soon as they are free.
+``connections`` lanes that take the next recipient as soon as they are free,
+each in one of the notifier's threads for a whole chunk (:meth:`Courier._send_run`):
+a thread hop per message kept the loop busy and the lanes waiting for the GIL.
 Notifiers run beside each other, so a hung SMTP server or a Slack channel told
 to wait an hour holds up its own lane(s) only. Outcomes go to the ledger through
 one group commit (:mod:`scheduler.outcomes`): one transaction carries the marks
@@ -64,6 +66,8 @@ CHUNK = 500
 SWEEP_CHUNK = 50
 """Rows a sweep claims at once: retries come back slowly (backoff), and a small
 chunk keeps claims of a slow far end short of their lease."""
+RUN_SLICE = 0.1
+"""Longest run of sends (seconds) an e-mail lane makes per hop to a worker thread."""
 LATE_AFTER = dt.timedelta(seconds=5)
 """A reminder sent later than this after its due time is marked late."""
 SLOW_FAILURE = 5.0
@@ -491,9 +495,15 @@ class Courier:
         those of :meth:`_run_lane`, made before every message; each outcome is
         committed before the next send, as always. Returns when the queue is
         empty, the daemon stops, half the lease is spent or a send failed slowly
-        (the runner then marks the rest as not tried).
+        (the runner then marks the rest as not tried), or after :data:`RUN_SLICE`
+        seconds: the runner then queues another run behind whatever else waits for
+        the notifier's threads (another reminder due meanwhile), so a fan-out
+        delays other deliveries by a slice, not by a chunk.
         """
+        end = time.monotonic() + RUN_SLICE
         while not self.stopping and not self._lease_spent(claimed_at):
+            if time.monotonic() > end:
+                return
             if trouble.failing is not None:
                 return
             try:
