@@ -22,6 +22,7 @@ import base64
 import datetime as dt
 import hashlib
 import html
+import re
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, Policy
@@ -70,10 +71,25 @@ def subject_header(title: str) -> str:
     return LiteralSubject(text) if "=?" in text else text
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+PLAIN_SPEC = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+"""An ``addr_spec`` of dot-atoms only (most addresses): needs no quoting anywhere."""
+
+
 def parse_address(text: str) -> Address:
-    """Parse ``user@example.org`` or ``Name <user@example.org>``; raises ValueError."""
+    """Parse ``user@example.org`` or ``Name <user@example.org>``; raises ValueError.
+
+    A bare dot-atom address (:data:`PLAIN_SPEC`, nearly every subscriber) skips
+    the email package's header parser, which cost about 40 us per message of a
+    fan-out; it builds the same :class:`Address` the parser would.
+    """
     if any(c in text for c in "\r\n\x00"):
         raise ValueError("line break or NUL in an address")
+    if "<" not in text:
+        plain = text.strip()
+        if PLAIN_SPEC.fullmatch(plain):
+            username, domain = plain.split("@")
+            return Address(username=username, domain=domain)
     name, spec = parseaddr(text) if "<" in text else ("", text.strip())
     if not spec.isascii() or spec.count("@") != 1 or " " in spec:
         raise ValueError(f"{text!r} is not a plain ASCII address like user@example.org")

@@ -25,7 +25,7 @@ from typing import Protocol
 
 from notifiers.base import Outcome, Receipt
 from notifiers.errors import DeliveryError, PermanentError, TransientError
-from notifiers.mailbuild import for_recipient, message_id, parse_address
+from notifiers.mailbuild import PLAIN_SPEC, for_recipient, message_id, parse_address
 from notifiers.settings import EmailSettings
 
 
@@ -157,7 +157,7 @@ class Batch:
         target = address.addr_spec
         try:
             for verb, arg in (("MAIL", self.notifier._sender.addr_spec), ("RCPT", target)):
-                code, reply = conn.mail(arg) if verb == "MAIL" else conn.rcpt(arg)
+                code, reply = _envelope(conn, verb, arg)
                 if code == 421:
                     raise Dropped(f"SMTP 421 {reply.decode('utf-8', 'replace')}")
                 if code not in (250, 251):
@@ -201,6 +201,22 @@ class Batch:
         """QUIT and close the connection, if any."""
         quit_quietly(self.conn)
         self.conn = None
+
+
+def _envelope(conn: smtplib.SMTP, verb: str, spec: str) -> tuple[int, bytes]:
+    """``MAIL FROM`` or ``RCPT TO`` for *spec*; returns the reply.
+
+    A dot-atom address needs no quoting, so it skips :func:`smtplib.quoteaddr`
+    (a parse of its own per call, about 10 us each, twice per message); any
+    other goes through :meth:`smtplib.SMTP.mail` / ``rcpt`` as before.
+    """
+    if PLAIN_SPEC.fullmatch(spec):
+        conn.putcmd("mail" if verb == "MAIL" else "rcpt", f"{_ARG[verb]}:<{spec}>")
+        return conn.getreply()
+    return conn.mail(spec) if verb == "MAIL" else conn.rcpt(spec)
+
+
+_ARG = {"MAIL": "FROM", "RCPT": "TO"}
 
 
 def quit_quietly(conn: smtplib.SMTP | None) -> None:

@@ -234,6 +234,11 @@ _FAILED_VALUES: dict[str, Any] = {
     "updated_at": bindparam("m_at"),
 }
 _BY_KEY = and_(*(column == bindparam(f"k_{column.name}") for column in _KEY_COLS))
+# Built once: constructing an UPDATE and its cache key per group commit cost about
+# 60 us of the daemon's CPU per message in a fan-out; a built statement is reused
+# (its cache key is memoized), so only the parameters change.
+_MARK_SENT = update(deliveries).where(_BY_KEY).values(_SENT_VALUES)
+_MARK_FAILED = update(deliveries).where(_BY_KEY).values(_FAILED_VALUES)
 
 
 def mark(conn: Connection, marks: Sequence[Mark]) -> None:
@@ -250,9 +255,9 @@ def mark(conn: Connection, marks: Sequence[Mark]) -> None:
             retry = None if m.retry_at is None else stamp(m.retry_at)
             failed.append({**params, "m_status": status, "m_retry": retry, "m_error": m.error})
     if sent:
-        conn.execute(update(deliveries).where(_BY_KEY).values(_SENT_VALUES), sent)
+        conn.execute(_MARK_SENT, sent)
     if failed:
-        conn.execute(update(deliveries).where(_BY_KEY).values(_FAILED_VALUES), failed)
+        conn.execute(_MARK_FAILED, failed)
 
 
 def mark_sent(

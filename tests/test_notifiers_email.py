@@ -431,3 +431,28 @@ def test_a_message_is_rendered_once_for_many_sends(
     assert len(set(subjects[:3])) == 1 and subjects[3] != subjects[0]
     assert [m.rcpt_tos for m in handler.messages][:3] == [[f"r{n}@example.net"] for n in range(3)]
     backend.close()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["user01234@example.org", " a.b+c@x-y.example.org ", "o'neil@x.org", "A_B{c}@EXAMPLE.ORG"],
+)
+def test_plain_address_fast_path_matches_the_email_parser(text: str) -> None:
+    """A dot-atom address skips the header parser but yields the very same Address."""
+    from email.headerregistry import Address
+
+    from notifiers.mailbuild import PLAIN_SPEC, parse_address
+
+    assert PLAIN_SPEC.fullmatch(text.strip())
+    fast, parsed = parse_address(text), Address(addr_spec=text.strip())
+    assert (fast, str(fast), fast.addr_spec) == (parsed, str(parsed), parsed.addr_spec)
+
+
+@pytest.mark.parametrize("text", ["a..b@x.org", ".a@x.org", "a b@x.org", "é@x.org", "a@"])
+def test_other_addresses_take_the_parser_path(text: str) -> None:
+    """Anything that is not a plain dot-atom address is left to the email parser."""
+    from notifiers.mailbuild import PLAIN_SPEC, parse_address
+
+    assert PLAIN_SPEC.fullmatch(text) is None
+    with pytest.raises(ValueError):
+        parse_address(text)
