@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import html
 import re
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, Policy
@@ -95,7 +96,7 @@ def parse_address(text: str) -> Address:
         raise ValueError(f"{text!r} is not a plain ASCII address like user@example.org")
     try:
         return Address(display_name=header_text(name, 100), addr_spec=spec)
-    except (ValueError, IndexError) as error:
+    except (ValueError, IndexError, HeaderParseError) as error:
         raise ValueError(f"{text!r} is not a valid address: {error}") from None
 
 

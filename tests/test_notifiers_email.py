@@ -448,11 +448,14 @@ def test_plain_address_fast_path_matches_the_email_parser(text: str) -> None:
     assert (fast, str(fast), fast.addr_spec) == (parsed, str(parsed), parsed.addr_spec)
 
 
-@pytest.mark.parametrize("text", ["a..b@x.org", ".a@x.org", "a b@x.org", "é@x.org", "a@"])
+@pytest.mark.parametrize(
+    "text",
+    ["a..b@x.org", ".a@x.org", "a b@x.org", "é@x.org", "a@", "a@x..org", "@x.org", "A <a@x..org>"],
+)
 def test_other_addresses_take_the_parser_path(text: str) -> None:
     """Anything that is not a plain dot-atom address is left to the email parser."""
     from notifiers.mailbuild import PLAIN_SPEC, parse_address
 
     assert PLAIN_SPEC.fullmatch(text) is None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a"):  # the email parser's own errors become this
         parse_address(text)

@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from html import escape
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -388,6 +389,17 @@ def test_life_cycle_on_sqlite_and_postgresql(database: str) -> None:
         assert not store.deliveries() and not rows.listing()
         assert Status.PENDING not in store.counts()
     rows.close()
+
+
+def test_an_address_the_email_parser_rejects_is_a_400_that_echoes_it(
+    world: dict[str, Any],
+) -> None:
+    served: Bound = world["served"]
+    origin = served.url("").rstrip("/")
+    fields = {"email": "m@example..org", "lead": "1d", "zone": "UTC", "role": "mentee"}
+    status, page = served.post("/signup", fields, Origin=origin)  # HeaderParseError inside
+    assert (status, escape("'m@example..org' is not an address") in page) == (400, True)
+    assert not world["smtp"].messages
 
 
 def test_manage_page_changes_choices_with_csrf_proof(world: dict[str, Any]) -> None:

@@ -304,12 +304,13 @@ class SignupSite:
             )
         try:
             address = str(form.get("email", "")).strip()
+            problem = f"email: {address[:80]!r} is not an address like you@example.org"
             if len(address) > MAX_ADDRESS or "<" in address or "@" not in address:
-                raise FormError("email: not an address like you@example.org")
+                raise FormError(problem)
             try:
                 parse_address(address)
             except ValueError:
-                raise FormError("email: not an address like you@example.org") from None
+                raise FormError(problem) from None
             prefs = read_prefs(form, self.form.leads, self._terms())
         except FormError as error:
             return _page("Please check the form", f"<p>{escape(str(error))}</p>", status=400)
