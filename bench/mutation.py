@@ -41,6 +41,7 @@ PARSE = ["tests/test_documents.py", "tests/test_forms.py", "tests/test_dates_fas
 """The reading tests (the hostile-input, hypothesis and `check` matrix files are left out:
 seconds per mutant)."""
 LEDGER = ["tests/test_store.py", "tests/test_retry_and_skip.py", "tests/test_upgrade_replan.py",
+          "tests/test_fanout_lanes.py",
           "-k", "not postgresql and not urls_are_normalized and not grow"]  # fmt: skip
 """SQLite only: a PostgreSQL server per forked mutant would take seconds each."""
 MODULES: dict[str, list[str]] = {
@@ -51,14 +52,23 @@ MODULES: dict[str, list[str]] = {
         "tests/test_plan_changes.py",
         "tests/test_retry_and_skip.py",
     ],
-    "scheduler/changes.py": ["tests/test_plan_changes.py", "tests/test_retry_and_skip.py"],
+    "scheduler/changes.py": [
+        "tests/test_plan_changes.py",
+        "tests/test_retry_and_skip.py",
+        "tests/test_changes_matching.py",
+        "tests/test_change_alerts.py",
+    ],
     "scheduler/delivery.py": [
         "tests/test_retry_and_skip.py",
         "tests/test_poll_delivery.py",
         "tests/test_meaning.py",
+        "tests/test_fanout_lanes.py",
+        "-k",
+        "not postgresql",
     ],
     "scheduler/ledger.py": LEDGER,
     "scheduler/ledger_base.py": LEDGER,
+    "scheduler/outcomes.py": LEDGER,
 }
 """Each mutated module and the fast test files that exercise it."""
 
