@@ -57,6 +57,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_retry_and_skip.py",
         "tests/test_changes_matching.py",
         "tests/test_change_alerts.py",
+        "tests/test_changes_scoring.py",
     ],
     "scheduler/delivery.py": [
         "tests/test_retry_and_skip.py",
