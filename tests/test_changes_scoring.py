@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from feeds.model import Event
-from scheduler.changes import Diff, diff, wall_clock
+from scheduler.changes import Diff, diff, title_similarity, wall_clock
 
 D = dt.date
 TEN_A = "alpha bravo charlie delta echo foxtrot golf hotel india juliet"
@@ -122,3 +122,49 @@ def test_wall_clock_adds_the_program_zone_after_each_instant_only() -> None:
         "2031-06-04T00:00:00Z (Wed Jun 04 05:30 IST)"
     )
     assert wall_clock("TBD → 2031-06-04", "UTC") == "TBD → 2031-06-04"
+
+
+def test_title_words_match_their_plural_and_four_letter_prefixes_only() -> None:
+    assert title_similarity("terms", "term begins") == 2 / 3
+    assert title_similarity("term", "terms begin") == 2 / 3
+    assert title_similarity("pay", "payment due") == 0.0  # three letters: no prefix match
+    assert title_similarity("2031", "Stipend") == 0.0  # numbers are not words
+    assert title_similarity("1", "of 2") == 0.0  # no words on either side
+    assert title_similarity("code coder", "coders xyz") == 1.0  # the smaller set counts
+
+
+def test_a_time_added_to_a_date_only_deadline_is_a_move() -> None:
+    old = [ev("a", "Stipend one", D(2031, 6, 10), None, "stipend")]
+    later = dt.datetime(2031, 6, 11, 17, tzinfo=dt.UTC)
+    new = [Event("b", "t", "Payment wave", later, None, ("stipend",))]
+    assert outcome(old, new) == ([("a", "b")], [], [])
+
+
+def test_table_position_counts_relative_to_the_tables_length() -> None:
+    a = ev("a", "alpha bravo charlie delta", D(2031, 6, 10), None, "s")
+    x, y = ev("x", "Kept", D(2031, 1, 1), None, "k"), ev("y", "Also", D(2031, 2, 1), None, "k")
+    # first row to last row: position 0; Dice 0.25, category, 20 days: 0.425 < 0.45
+    far = ev("b", "alpha echo foxtrot golf", D(2031, 6, 30), None, "s")
+    assert outcome([a, x], [x, far]) == ([], ["b"], ["a"])
+    # the same over three rows a day apart: 0.125 + 0.2 + 0 + 0.1475 >= 0.45
+    near = ev("b", "alpha echo foxtrot golf", D(2031, 6, 11), None, "s")
+    assert outcome([a, x, y], [x, y, near]) == ([("a", "b")], [], [])
+
+
+def test_same_dates_pairing_goes_past_a_new_row_without_a_twin() -> None:
+    old = [ev("a", "alpha bravo charlie delta echo", D(2031, 6, 10), None, "x"),
+           ev("k", "Keep", D(2031, 7, 1), None, "y")]  # fmt: skip
+    new = [ev("k", "Keep", D(2031, 7, 1), None, "y"),
+           ev("n", "Brand new row", D(2031, 9, 1), None, "q"),
+           ev("b", "alpha foxtrot golf hotel india", D(2031, 6, 10), None, "z")]  # fmt: skip
+    result = diff(old, new)
+    assert [(a.uid, b.uid) for a, b in result.retitled] == [("a", "b")]
+    assert [e.uid for e in result.added] == ["n"]
+
+
+def test_same_dates_rows_in_other_places_sharing_only_other_are_a_rename() -> None:
+    old = [ev("a", "Kick-off", D(2031, 6, 10)), ev("k", "Keep", D(2031, 7, 1), None, "y")]
+    new = [ev("k", "Keep", D(2031, 7, 1), None, "y"), ev("b", "Orientation", D(2031, 6, 10))]
+    result = diff(old, new)
+    assert [(a.uid, b.uid) for a, b in result.retitled] == [("a", "b")]
+    assert not result
