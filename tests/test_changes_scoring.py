@@ -168,3 +168,33 @@ def test_same_dates_rows_in_other_places_sharing_only_other_are_a_rename() -> No
     result = diff(old, new)
     assert [(a.uid, b.uid) for a, b in result.retitled] == [("a", "b")]
     assert not result
+
+
+def pieces(result: Diff) -> list[tuple[str, tuple[str, ...]]]:
+    return [(o.uid, tuple(n.uid for n in ns)) for o, ns in result.split]
+
+
+def test_a_split_keeps_the_uid_on_the_piece_that_already_had_it() -> None:
+    whole = ev("w", "Coding period", D(2031, 6, 9), D(2031, 8, 29), "coding")
+    head = ev("w", "Coding period", D(2031, 6, 9), D(2031, 6, 13), "coding")
+    tail = ev("z", "Final evaluations", D(2031, 8, 25), D(2031, 8, 29), "coding")
+    result = diff([whole], [head, tail])
+    assert pieces(result) == [("w", ("w", "z"))]
+    assert (result.moved, result.added, result.renamed) == ((), (), ())
+
+
+def test_split_pieces_may_touch_on_one_day() -> None:
+    whole = ev("w", "Coding period", D(2031, 6, 9), D(2031, 8, 29), "coding")
+    head = ev("h", "Kick-off", D(2031, 6, 9), D(2031, 6, 13), "coding")
+    tail = ev("z", "Main coding", D(2031, 6, 13), D(2031, 8, 29), "coding")
+    assert pieces(diff([whole], [head, tail])) == [("w", ("h", "z"))]
+
+
+def test_a_split_needs_both_pieces_related_to_the_period() -> None:
+    whole = ev("w", "Coding period", D(2031, 6, 9), D(2031, 8, 29), "coding")
+    head = ev("h", "Kick-off week", D(2031, 6, 9), D(2031, 6, 13), "social")
+    tail = ev("z", "Final evaluations", D(2031, 8, 25), D(2031, 8, 29), "coding")
+    result = diff([whole], [head, tail])
+    assert result.split == ()
+    # nor is the tail alone a move: first row to last, unrelated title (0.2 + 0 + 0.15)
+    assert ([e.uid for e in result.added], [e.uid for e in result.removed]) == (["h", "z"], ["w"])
