@@ -105,6 +105,14 @@ EQUIVALENT: dict[str, str] = {
     "scheduler.delivery.x_backoff__mutmut_26": "Retry-After up to 1 s lengthens nothing either",
     "scheduler.delivery.x_time_left__mutmut_13": "`/` for `//` under int() of a positive value "
     "(a negative one is raised to the 1-minute floor both ways)",
+    "scheduler.changes.x__same_word__mutmut_6": "`<` for `<=`: two different words of one "
+    "length are never prefixes of each other, whichever is taken as the short one",
+    "scheduler.changes.x__dice__mutmut_1": "`and` for `or`: with one side empty no word is "
+    "common, 0.0 either way (both empty is tested: no division by zero)",
+    "scheduler.changes.x__score__mutmut_18": "`or` in the no-category guard: without a category, "
+    "a side with no words has title 0 and the next check refuses the pair anyway",
+    "scheduler.changes.x__same_dates__mutmut_21": "`<=` for `<` 1e-9: places are i/(n-1); in "
+    "tables under 30,000 rows two places differ by 0 or by more than 1e-9",
     "scheduler.changes.x__pair_renames__mutmut_25": "`<=` for `<`: equal only when one removed "
     "row heads two of the added row's category queues, the same choice",
 }

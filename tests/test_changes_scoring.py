@@ -198,3 +198,31 @@ def test_a_split_needs_both_pieces_related_to_the_period() -> None:
     assert result.split == ()
     # nor is the tail alone a move: first row to last, unrelated title (0.2 + 0 + 0.15)
     assert ([e.uid for e in result.added], [e.uid for e in result.removed]) == (["h", "z"], ["w"])
+
+
+def test_the_assignment_takes_the_best_pair_first_and_each_row_once() -> None:
+    old = [ev("a", "Mentee applications close", D(2031, 6, 10), None, "application")]
+    best = ev("b1", "Mentee applications close", D(2031, 6, 12), None, "application")
+    worse = ev("b2", "Mentee applications close", D(2031, 7, 10), None, "application")
+    assert outcome(old, [best, worse]) == ([("a", "b1")], ["b2"], [])
+
+
+def test_position_is_the_distance_between_places_not_their_sum() -> None:
+    # both rows last in their tables: position 1, so 0.2 + 0.15 + 0.1475 >= 0.45
+    x = ev("x", "Kept", D(2031, 1, 1), None, "k")
+    old = [x, ev("a", "Stipend one", D(2031, 6, 10), None, "stipend")]
+    new = [x, ev("b", "Payment wave", D(2031, 6, 11), None, "stipend")]
+    assert outcome(old, new) == ([("a", "b")], [], [])
+
+
+def test_a_term_gone_from_the_new_version_is_all_removed() -> None:
+    old = [ev("a", "Stipend one", D(2031, 6, 10)), ev("b", "Closing", D(2031, 8, 1))]
+    assert outcome(old, []) == ([], [], ["a", "b"])
+    assert outcome([], old) == ([], ["a", "b"], [])
+
+
+def test_a_small_table_pairs_rows_however_far_they_moved_in_it() -> None:
+    kept = [ev(f"k{n}", f"Milestone {n}", D(2031, 1, 1 + n), None, "k") for n in range(24)]
+    old = [ev("a", "Closing survey due", D(2031, 8, 26), None, "survey"), *kept]
+    new = [*kept, ev("b", "Closing surveys due", D(2031, 8, 28), None, "survey")]
+    assert outcome(old, new) == ([("a", "b")], [], [])
