@@ -41,7 +41,7 @@ PARSE = ["tests/test_documents.py", "tests/test_forms.py", "tests/test_dates_fas
 """The reading tests (the hostile-input, hypothesis and `check` matrix files are left out:
 seconds per mutant)."""
 LEDGER = ["tests/test_store.py", "tests/test_retry_and_skip.py", "tests/test_upgrade_replan.py",
-          "tests/test_fanout_lanes.py",
+          "tests/test_fanout_lanes.py", "tests/test_ledger_marks.py",
           "-k", "not postgresql and not urls_are_normalized and not grow"]  # fmt: skip
 """SQLite only: a PostgreSQL server per forked mutant would take seconds each."""
 MODULES: dict[str, list[str]] = {
