@@ -64,6 +64,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_poll_delivery.py",
         "tests/test_meaning.py",
         "tests/test_fanout_lanes.py",
+        "tests/test_change_alerts.py",
+        "tests/test_lease.py",
         "-k",
         "not postgresql",
     ],
