@@ -115,6 +115,8 @@ EQUIVALENT: dict[str, str] = {
     "a side with no words has title 0 and the next check refuses the pair anyway",
     "scheduler.changes.x__same_dates__mutmut_21": "`<=` for `<` 1e-9: places are i/(n-1); in "
     "tables under 30,000 rows two places differ by 0 or by more than 1e-9",
+    "scheduler.ledger_base.xǁChangeKeyǁparse__mutmut_3": "rpartition for partition: a change "
+    "key's text holds exactly one `|` (dates and `-` never contain one)",
     "scheduler.changes.x__pair_renames__mutmut_25": "`<=` for `<`: equal only when one removed "
     "row heads two of the added row's category queues, the same choice",
 }

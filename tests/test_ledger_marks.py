@@ -46,13 +46,15 @@ def test_change_keys_read_back_the_dates_and_the_missing_side() -> None:
 
 
 def test_the_default_mark_records_each_outcome_one_by_one(store: Store) -> None:
-    keys = [key(n) for n in range(3)]
+    keys = [key(n) for n in range(5)]
     store.ensure([(k, T0) for k in keys], T0)
     assert store.claim(keys, "a", T0, dt.timedelta(minutes=5)) == keys
     Ledger.mark(store, [
         Mark.sent(keys[0], T0, late=True, receipt="ts=1"),
         Mark.failed(keys[1], T0, "HTTP 503", retry_at=RETRY),
         Mark.failed(keys[2], T0, "channel_not_found", retry_at=None),
+        Mark(keys[3], T0, Status.SENT),  # no receipt given: an empty one
+        Mark(keys[4], T0, Status.FAILED),  # no error given: an empty one
     ])  # fmt: skip
     rows = {d.key: d for d in store.deliveries()}
     got = [(rows[k].status, rows[k].late, rows[k].receipt, rows[k].error) for k in keys]
@@ -60,5 +62,7 @@ def test_the_default_mark_records_each_outcome_one_by_one(store: Store) -> None:
         ("sent", True, "ts=1", None),
         ("pending", False, None, "HTTP 503"),
         ("failed", False, None, "channel_not_found"),
+        ("sent", False, "", None),
+        ("failed", False, None, ""),
     ]
     assert rows[keys[1]].retry_at == "2030-03-01T12:02:00Z"
