@@ -66,3 +66,29 @@ def test_the_default_mark_records_each_outcome_one_by_one(store: Store) -> None:
         ("failed", False, None, ""),
     ]
     assert rows[keys[1]].retry_at == "2030-03-01T12:02:00Z"
+
+
+def test_the_health_probe_counts_rows_claimable_longer_than_the_margin(store: Store) -> None:
+    keys = [key(n) for n in range(4)]
+    minute = dt.timedelta(minutes=1)
+    store.ensure([(keys[0], T0), (keys[1], T0 + 10 * minute), (keys[2], T0), (keys[3], T0)], T0)
+    store.claim([keys[2]], "a", T0, 5 * minute)
+    store.mark_sent(keys[2], T0, late=False, receipt="r")  # done: never overdue
+    store.claim([keys[3]], "a", T0 + 14 * minute, 5 * minute)  # leased until T0+19
+    now = T0 + 20 * minute
+    assert store.probe("p", now, 5 * minute) == 2  # claimable since T0+15: rows 0 and 1
+    assert store.probe("p", now, 15 * minute) == 1  # since T0+5: row 0 only
+    assert store.probe("p", now, 0 * minute) == 3  # the lease ran out at T0+19
+
+
+def test_progress_lists_each_notice_under_way_with_its_totals(store: Store) -> None:
+    keys = [key(n) for n in range(3)]
+    other = DeliveryKey("team", Kind.REMINDER, "lfx-2030-t1-b@lfx-cal", 3600,
+                        "2030-03-02T12:00:00Z", "slack:#c0")  # fmt: skip
+    store.ensure([*((k, T0) for k in keys), (other, T0 + dt.timedelta(hours=1))], T0)
+    store.claim([keys[0]], "a", T0, dt.timedelta(minutes=5))
+    store.mark_sent(keys[0], T0, late=False, receipt="r")
+    (going,) = store.progress(T0 + dt.timedelta(minutes=1))  # the other is not due yet
+    assert going == (Kind.REMINDER, "lfx-2030-t1-a@lfx-cal", 86400, "2030-03-02T12:00:00Z",
+                     "2030-03-01T12:00:00Z", 3, 1)  # fmt: skip
+    assert going.left == 2
