@@ -41,6 +41,7 @@ PARSE = ["tests/test_documents.py", "tests/test_forms.py", "tests/test_dates_fas
 """The reading tests (the hostile-input, hypothesis and `check` matrix files are left out:
 seconds per mutant)."""
 LEDGER = ["tests/test_store.py", "tests/test_retry_and_skip.py", "tests/test_upgrade_replan.py",
+          "tests/test_fanout_lanes.py", "tests/test_ledger_marks.py",
           "-k", "not postgresql and not urls_are_normalized and not grow"]  # fmt: skip
 """SQLite only: a PostgreSQL server per forked mutant would take seconds each."""
 MODULES: dict[str, list[str]] = {
@@ -51,14 +52,26 @@ MODULES: dict[str, list[str]] = {
         "tests/test_plan_changes.py",
         "tests/test_retry_and_skip.py",
     ],
-    "scheduler/changes.py": ["tests/test_plan_changes.py", "tests/test_retry_and_skip.py"],
+    "scheduler/changes.py": [
+        "tests/test_plan_changes.py",
+        "tests/test_retry_and_skip.py",
+        "tests/test_changes_matching.py",
+        "tests/test_change_alerts.py",
+        "tests/test_changes_scoring.py",
+    ],
     "scheduler/delivery.py": [
         "tests/test_retry_and_skip.py",
         "tests/test_poll_delivery.py",
         "tests/test_meaning.py",
+        "tests/test_fanout_lanes.py",
+        "tests/test_change_alerts.py",
+        "tests/test_lease.py",
+        "-k",
+        "not postgresql",
     ],
     "scheduler/ledger.py": LEDGER,
     "scheduler/ledger_base.py": LEDGER,
+    "scheduler/outcomes.py": LEDGER,
 }
 """Each mutated module and the fast test files that exercise it."""
 
@@ -94,6 +107,20 @@ EQUIVALENT: dict[str, str] = {
     "scheduler.delivery.x_backoff__mutmut_26": "Retry-After up to 1 s lengthens nothing either",
     "scheduler.delivery.x_time_left__mutmut_13": "`/` for `//` under int() of a positive value "
     "(a negative one is raised to the 1-minute floor both ways)",
+    "scheduler.changes.x__same_word__mutmut_6": "`<` for `<=`: two different words of one "
+    "length are never prefixes of each other, whichever is taken as the short one",
+    "scheduler.changes.x__dice__mutmut_1": "`and` for `or`: with one side empty no word is "
+    "common, 0.0 either way (both empty is tested: no division by zero)",
+    "scheduler.changes.x__score__mutmut_18": "`or` in the no-category guard: without a category, "
+    "a side with no words has title 0 and the next check refuses the pair anyway",
+    "scheduler.changes.x__same_dates__mutmut_21": "`<=` for `<` 1e-9: places are i/(n-1); in "
+    "tables under 30,000 rows two places differ by 0 or by more than 1e-9",
+    "scheduler.ledger_base.xǁChangeKeyǁparse__mutmut_3": "rpartition for partition: a change "
+    "key's text holds exactly one `|` (dates and `-` never contain one)",
+    **dict.fromkeys(
+        [f"scheduler.ledger.x__match__mutmut_{n}" for n in range(1, 9)],
+        "`_match` has no caller since the batched-claims rewrite (dead code: remove it)",
+    ),
     "scheduler.changes.x__pair_renames__mutmut_25": "`<=` for `<`: equal only when one removed "
     "row heads two of the added row's category queues, the same choice",
 }
