@@ -117,10 +117,6 @@ EQUIVALENT: dict[str, str] = {
     "tables under 30,000 rows two places differ by 0 or by more than 1e-9",
     "scheduler.ledger_base.xǁChangeKeyǁparse__mutmut_3": "rpartition for partition: a change "
     "key's text holds exactly one `|` (dates and `-` never contain one)",
-    **dict.fromkeys(
-        [f"scheduler.ledger.x__match__mutmut_{n}" for n in range(1, 9)],
-        "`_match` has no caller since the batched-claims rewrite (dead code: remove it)",
-    ),
     "scheduler.changes.x__pair_renames__mutmut_25": "`<=` for `<`: equal only when one removed "
     "row heads two of the added row's category queues, the same choice",
 }
@@ -137,9 +133,9 @@ def _equivalent(name: str, diff: str) -> str | None:
         old, new = removed[0].split('"'), added[0].split('"')
         changed = [i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b]
         if len(old) == len(new) and len(changed) == 1 and changed[0] % 2 == 1:
-            i = changed[0]  # inside one string literal, which is a name: .add's first
-            name = (i == 1 and old[0].endswith(".add(")) or old[i + 1].startswith(":")  # or a key
-            if name and old[i].lower() == new[i].lower():
+            i = changed[0]  # inside one string literal, which is a name: .add's first or a key
+            is_name = (i == 1 and old[0].endswith(".add(")) or old[i + 1].startswith(":")
+            if is_name and old[i].lower() == new[i].lower():
                 return "icalendar upper-cases property and parameter names (case-insensitive)"
     return None
 

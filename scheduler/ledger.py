@@ -83,10 +83,6 @@ def _claimable(now: str, *, indexed: bool = False) -> ColumnElement[bool]:
     )
 
 
-def _match(key: DeliveryKey) -> ColumnElement[bool]:
-    return and_(*(column == value for column, value in zip(_KEY_COLS, key, strict=True)))
-
-
 @functools.lru_cache(maxsize=4)
 def _by_keys(size: int) -> Select[Any]:
     """``SELECT id`` of the rows of *size* keys: the keys joined to the unique key index.
