@@ -164,10 +164,9 @@ def opens_at(event: Event, rules: Rules) -> dt.datetime | None:
 
 def opening_due(event: Event, rules: Rules) -> dt.datetime | None:
     """When the "now open" notice goes out: the opening instant, or ``notice_hour`` that day."""
-    if event.end is None:
-        return None
-    if isinstance(event.start, dt.datetime):
-        return event.start
+    opens = opens_at(event, rules)
+    if opens is None or isinstance(event.start, dt.datetime):
+        return opens
     return _at(event.start, dt.time(rules.notice_hour), rules.tz)
 
 

@@ -30,6 +30,14 @@ def _open(config_path: str) -> Subscribers:
         ) from None
 
 
+def _listing(config_path: str) -> list[Subscriber]:
+    rows = _open(config_path)
+    try:
+        return rows.listing()
+    finally:
+        rows.close()
+
+
 def _record(row: Subscriber) -> dict[str, object]:
     prefs = row.prefs
     return {
@@ -48,11 +56,7 @@ def _record(row: Subscriber) -> dict[str, object]:
 
 def list_rows(config_path: str) -> int:
     """Print one line per subscriber."""
-    rows = _open(config_path)
-    try:
-        found = rows.listing()
-    finally:
-        rows.close()
+    found = _listing(config_path)
     for row in found:
         leads = ",".join(format_duration(lead) for lead in row.prefs.leads)  # as the form says
         say(
@@ -65,12 +69,7 @@ def list_rows(config_path: str) -> int:
 
 def export_rows(config_path: str) -> int:
     """Print every stored field of every subscriber as JSON lines."""
-    rows = _open(config_path)
-    try:
-        found = rows.listing()
-    finally:
-        rows.close()
-    for row in found:
+    for row in _listing(config_path):
         print(json.dumps(_record(row), ensure_ascii=False, sort_keys=True))
     return 0
 
