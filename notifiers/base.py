@@ -17,7 +17,7 @@ The Slack backend also waits out its per-channel pacing with
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
@@ -105,6 +105,26 @@ class Notifier(ABC):
     @abstractmethod
     def send(self, message: Message, target: str, *, key: str | None = None) -> Receipt:
         """Deliver *message* to *target*; *key* identifies the delivery (resends reuse it)."""
+
+    def send_after(
+        self,
+        ready: Callable[[], None],
+        message: Message,
+        target: str,
+        *,
+        key: str | None = None,
+    ) -> Receipt:
+        """:meth:`send`, but the far end gets nothing before *ready* has returned.
+
+        *ready* blocks until the caller allows the delivery (a scheduler waits
+        there for the previous outcome to be on record); if it raises, nothing is
+        delivered and the error propagates. By default it runs first; a backend
+        with round trips before the point of delivery calls it as late as it can
+        (e-mail: before the end of DATA), so the caller's wait overlaps them. It
+        may be called more than once (a reconnect), and must be idempotent.
+        """
+        ready()
+        return self.send(message, target, key=key)
 
     def send_many(
         self, message: Message, targets: Sequence[str], *, key: str | None = None

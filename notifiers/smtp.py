@@ -35,7 +35,7 @@ import smtplib
 import ssl
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Self
 
 from notifiers.base import Notifier, Outcome, Receipt, delivery_key
@@ -99,10 +99,34 @@ class EmailNotifier(Notifier):
         assert outcome.receipt is not None
         return outcome.receipt
 
+    def send_after(
+        self,
+        ready: Callable[[], None],
+        message: Message,
+        target: str,
+        *,
+        key: str | None = None,
+    ) -> Receipt:
+        """:meth:`send`, calling *ready* just before the end of DATA (see the base class)."""
+        outcome = self._send_many(message, [target], key, ready)[0]
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.receipt is not None
+        return outcome.receipt
+
     def send_many(
         self, message: Message, targets: Sequence[str], *, key: str | None = None
     ) -> list[Outcome]:
         """Send to every target over one connection; one outcome per target, in order."""
+        return self._send_many(message, targets, key, None)
+
+    def _send_many(
+        self,
+        message: Message,
+        targets: Sequence[str],
+        key: str | None,
+        ready: Callable[[], None] | None,
+    ) -> list[Outcome]:
         key = key or delivery_key(message)
         try:
             base = self._render(message)
@@ -112,7 +136,7 @@ class EmailNotifier(Notifier):
                 Outcome(t, error=PermanentError(failure, backend="email", target=t, detail=""))
                 for t in targets
             ]
-        return Batch(self, base, key).run(targets)
+        return Batch(self, base, key, ready).run(targets)
 
     def _render(self, message: Message) -> bytes:
         """The message's bytes without recipient headers, from a small cache.

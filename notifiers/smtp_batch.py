@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import re
 import smtplib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.headerregistry import Address
 from typing import Protocol
 
@@ -77,10 +77,18 @@ def reply_error(code: int, reply: bytes | str, what: str, target: str) -> Delive
 class Batch:
     """One run of :meth:`EmailNotifier.send_many`: a connection and per-target outcomes."""
 
-    def __init__(self, notifier: Connections, base: bytes, key: str) -> None:
+    def __init__(
+        self,
+        notifier: Connections,
+        base: bytes,
+        key: str,
+        ready: Callable[[], None] | None = None,
+    ) -> None:
         self.notifier = notifier
         self.base = base
         self.key = key
+        self.ready = ready
+        """Called before each message body goes out (see ``Notifier.send_after``)."""
         self.conn, self.sent_on_conn = notifier._reuse()
         self.reused = self.conn is not None  # the server may have closed it since
 
@@ -153,43 +161,52 @@ class Batch:
         raise AssertionError("unreachable")
 
     def transaction(self, conn: smtplib.SMTP, address: Address, data: bytes) -> tuple[int, str]:
-        """MAIL, RCPT, DATA; return the final reply; raise Dropped or DeliveryError."""
+        """MAIL, RCPT, DATA; return the final reply; raise Dropped or DeliveryError.
+
+        :attr:`ready` is called between the DATA command's 354 and the body,
+        outside the handling of connection errors: whatever it raises (even an
+        ``OSError`` such as a ``TimeoutError``) is the caller's, not the server's.
+        """
         target = address.addr_spec
         try:
-            for verb, arg in (("MAIL", self.notifier._sender.addr_spec), ("RCPT", target)):
-                code, reply = _envelope(conn, verb, arg)
-                if code == 421:
-                    raise Dropped(f"SMTP 421 {reply.decode('utf-8', 'replace')}")
-                if code not in (250, 251):
-                    conn.rset()
-                    raise reply_error(
-                        code, reply, "sender" if verb == "MAIL" else "recipient", target
-                    )
-            conn.putcmd("data")
-            code, answer = conn.getreply()
-            if code == 421:
-                raise Dropped(f"SMTP 421 {answer.decode('utf-8', 'replace')}")
-            if code != 354:
-                conn.rset()
-                raise reply_error(code, answer, "message", target)
-            payload = _DOTS.sub(b"..", data)
-            if not payload.endswith(b"\r\n"):
-                payload += b"\r\n"
-            try:
-                conn.send(payload + b".\r\n")
-                code, answer = conn.getreply()
-            except (smtplib.SMTPServerDisconnected, OSError) as error:
-                raise Unacknowledged(repr(error)) from error
-            text = answer.decode("utf-8", "replace")
-            if code == 421:  # refused, and the server is closing: nothing was delivered
-                raise Dropped(f"SMTP 421 {text}")
-            if code != 250:
-                with contextlib.suppress(smtplib.SMTPException, OSError):
-                    conn.rset()
-                raise reply_error(code, answer, "message", target)
-            return code, text
+            self.envelope(conn, target)
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             raise Dropped(repr(error)) from error
+        payload = _DOTS.sub(b"..", data)
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        if self.ready is not None:
+            self.ready()
+        try:
+            conn.send(payload + b".\r\n")
+            code, answer = conn.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            raise Unacknowledged(repr(error)) from error
+        text = answer.decode("utf-8", "replace")
+        if code == 421:  # refused, and the server is closing: nothing was delivered
+            raise Dropped(f"SMTP 421 {text}")
+        if code != 250:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                conn.rset()
+            raise reply_error(code, answer, "message", target)
+        return code, text
+
+    def envelope(self, conn: smtplib.SMTP, target: str) -> None:
+        """MAIL FROM, RCPT TO and DATA up to the server's 354; raise Dropped or DeliveryError."""
+        for verb, arg in (("MAIL", self.notifier._sender.addr_spec), ("RCPT", target)):
+            code, reply = _envelope(conn, verb, arg)
+            if code == 421:
+                raise Dropped(f"SMTP 421 {reply.decode('utf-8', 'replace')}")
+            if code not in (250, 251):
+                conn.rset()
+                raise reply_error(code, reply, "sender" if verb == "MAIL" else "recipient", target)
+        conn.putcmd("data")
+        code, answer = conn.getreply()
+        if code == 421:
+            raise Dropped(f"SMTP 421 {answer.decode('utf-8', 'replace')}")
+        if code != 354:
+            conn.rset()
+            raise reply_error(code, answer, "message", target)
 
     def drop(self) -> None:
         """Close the connection without QUIT (it is already gone)."""

@@ -53,7 +53,7 @@ from notifiers import (
 from scheduler.config import Service, Subscription
 from scheduler.ledger_base import ChangeKey, Ledger, Mark
 from scheduler.metrics import Metrics
-from scheduler.outcomes import GroupCommit
+from scheduler.outcomes import GroupCommit, Ticket
 from scheduler.plan import Job, Key, fan_out
 from scheduler.schema import stamp
 
@@ -501,41 +501,77 @@ class Courier:
         delays other deliveries by a slice, not by a chunk.
         """
         end = time.monotonic() + RUN_SLICE
-        while not self.stopping and not self._lease_spent(claimed_at):
-            if time.monotonic() > end:
-                return
-            if trouble.failing is not None:
-                return
-            try:
-                key, message, due, attempts = queue.popleft()
-            except IndexError:
-                return
-            started = time.monotonic()
-            error = self._send_blocking(notifier, key, message, due, attempts)
-            took = time.monotonic() - started
-            if error is not None and took > SLOW_FAILURE:
-                trouble.failing = f"the previous send failed after {took:.0f} s"
+        previous: Ticket | None = None  # the outcome of this run's last send, maybe unwritten
+        try:
+            while not self.stopping and not self._lease_spent(claimed_at):
+                if time.monotonic() > end:
+                    return
+                if trouble.failing is not None:
+                    return
+                try:
+                    key, message, due, attempts = queue.popleft()
+                except IndexError:
+                    return
+                started = time.monotonic()
+                error, previous = self._send_blocking(
+                    notifier, key, message, due, attempts, previous
+                )
+                took = time.monotonic() - started
+                if error is not None and took > SLOW_FAILURE:
+                    trouble.failing = f"the previous send failed after {took:.0f} s"
+        finally:
+            if previous is not None:  # a run ends with its outcomes on record
+                previous.wait()
 
     def _send_blocking(
-        self, notifier: Notifier, key: Key, message: Message, due: dt.datetime, attempts: int
-    ) -> str | None:
-        """:meth:`_send` for an unpaced notifier, in its thread; the same outcomes."""
+        self,
+        notifier: Notifier,
+        key: Key,
+        message: Message,
+        due: dt.datetime,
+        attempts: int,
+        previous: Ticket | None,
+    ) -> tuple[str | None, Ticket | None]:
+        """:meth:`_send` for an unpaced notifier, in its thread; the same outcomes.
+
+        The outcome of the lane's *previous* send may still be on its way to
+        the ledger: this message is handed to the far end only once it is
+        committed (:meth:`~notifiers.base.Notifier.send_after`), so the write
+        overlaps this message's first round trips. Returns the error of a
+        transient failure and the ticket of this send's outcome (None once
+        everything up to it is on record).
+        """
         now = self.clock()
         reason = self._too_late(key, due, now)
         if reason:
             self.ledger.mark_skipped([key], now, reason)
             self.metrics.reminders.labels("skipped").inc()
             log.warning("skipped %s -> %s: %s", key.uid, self._who(key), self._private(key, reason))
-            return None
+            return None, previous
+
+        def ready() -> None:
+            if previous is not None:
+                try:
+                    previous.wait()
+                except Exception as error:  # not the far end's: must not read as a send error
+                    raise _Unrecorded(error) from error
+
         try:
-            _, late = self._send_and_record(notifier, message, key, due)
-        except _Unrecorded as unrecorded:  # sent, but the ledger failed: not a send error
+            receipt = notifier.send_after(ready, message, key.target, key="/".join(map(str, key)))
+        except _Unrecorded as unrecorded:  # the previous outcome could not be recorded
             raise unrecorded.error from None
         except Exception as error:
-            return self._failed(key, attempts, error)
+            if previous is not None:
+                previous.wait()  # the ledger's own error, if any, comes first
+            return self._failed(key, attempts, error), None
+        at = self.clock()
+        late = at - due > LATE_AFTER and key.kind != Kind.CHANGED
+        ticket = self._marks.submit(
+            Mark.sent(key, at, late=late, receipt=receipt.id or receipt.detail)
+        )
         self.metrics.reminders.labels("late" if late else "sent").inc()
         self.metrics.sent(self._subscription(key.subscription).notifier)
-        return None
+        return None, ticket
 
     def _failed(self, key: Key, attempts: int, error: Exception) -> str | None:
         """Record a failed send of *key* (blocking); the error text if it may be retried.

@@ -17,6 +17,16 @@ and records from its worker thread, so the moment between the server's
 acceptance and the committed mark — the only moment in which a ``kill -9``
 makes a message go out twice — holds no hop to the event loop and back.
 :meth:`GroupCommit.record` is the same from asyncio.
+
+A lane may also hand a mark over and go on (:meth:`GroupCommit.submit`), waiting
+for its :class:`Ticket` only just before its next message could reach the far
+end (an SMTP lane: before the end of the next message's DATA). The write then
+overlaps the next message's envelope round trips instead of adding to them, and
+the guarantee holds: a lane never has more than one message accepted or on the
+wire whose outcome is not committed. Marks handed over that nobody waits for yet
+are written by a writer thread, started when needed and gone after
+:data:`IDLE` seconds without work; a lane that waits while no write is under
+way writes itself, without a hop to that thread.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ from collections.abc import Callable, Sequence
 
 from scheduler.ledger_base import Mark
 
-__all__ = ["BATCH", "GroupCommit"]
+__all__ = ["BATCH", "GroupCommit", "Ticket"]
 
 BATCH = 1000
 """Most marks in one transaction."""
@@ -36,12 +46,27 @@ WAIT = 60.0
 """Longest wait for a write (seconds); SQLite's busy timeout and PostgreSQL's are far shorter."""
 
 
-class _Slot:
-    __slots__ = ("done", "error")
+IDLE = 1.0
+"""Seconds without marks after which the writer thread ends (the next mark starts one)."""
 
-    def __init__(self) -> None:
+
+class Ticket:
+    """A mark handed over to :meth:`GroupCommit.submit`: :meth:`wait` until it is committed."""
+
+    __slots__ = ("_commit", "done", "error")
+
+    def __init__(self, commit: GroupCommit) -> None:
+        self._commit = commit
         self.done = False
         self.error: BaseException | None = None
+
+    def wait(self) -> None:
+        """Return once the mark is committed; raise the write's error if it failed.
+
+        Waits at most :data:`WAIT` seconds (then :class:`TimeoutError`); may be
+        called again, and returns at once after the first time.
+        """
+        self._commit._wait(self)
 
 
 class GroupCommit:
@@ -51,23 +76,47 @@ class GroupCommit:
         self._write = write
         self._batch = batch
         self._cond = threading.Condition()
-        self._waiting: list[tuple[Mark, _Slot]] = []
+        self._waiting: list[tuple[Mark, Ticket]] = []
         self._writing = False
+        self._writer: threading.Thread | None = None
+
+    def submit(self, mark: Mark) -> Ticket:
+        """Hand *mark* over and return at once; it is written with the next batch."""
+        ticket = Ticket(self)
+        with self._cond:
+            self._waiting.append((mark, ticket))
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._run, name="ledger-marks", daemon=True)
+                self._writer.start()
+            else:
+                self._cond.notify_all()
+        return ticket
 
     def record_blocking(self, mark: Mark) -> None:
         """Hand *mark* over; return once it is committed (or raise the write's error)."""
-        slot = _Slot()
+        self.submit(mark).wait()
+
+    def _wait(self, ticket: Ticket) -> None:
         deadline = time.monotonic() + WAIT
         with self._cond:
-            self._waiting.append((mark, slot))
-            while not slot.done:
-                if not self._writing:
+            while not ticket.done:
+                if not self._writing and self._waiting:
                     self._write_some()
                     continue
                 if not self._cond.wait(timeout=max(0.0, deadline - time.monotonic())):
                     raise TimeoutError(f"the ledger took no outcome for {WAIT:g} s")
-        if slot.error is not None:
-            raise slot.error
+        if ticket.error is not None:
+            raise ticket.error
+
+    def _run(self) -> None:
+        """The writer thread: write what nobody waits for yet; end after :data:`IDLE` idle."""
+        with self._cond:
+            while True:
+                if self._waiting and not self._writing:
+                    self._write_some()
+                elif not self._cond.wait(timeout=IDLE) and not self._waiting:
+                    self._writer = None
+                    return
 
     def _write_some(self) -> None:
         """Write what is waiting (called holding the condition; released while writing)."""
@@ -82,8 +131,8 @@ class GroupCommit:
             error = failure
         finally:
             self._cond.acquire()
-            for _, slot in batch:
-                slot.done, slot.error = True, error
+            for _, ticket in batch:
+                ticket.done, ticket.error = True, error
             self._writing = False
             self._cond.notify_all()
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from notifiers import RecorderNotifier, create
@@ -83,17 +84,9 @@ def test_a_claim_is_one_index_lookup_per_key_on_postgresql(postgres_url: str) ->
         with engine.begin() as conn:
             conn.execute(text("ANALYZE deliveries"))
             chunk = big[3000:3010]
-            claim = ledger._claim_where(
-                conn,
-                ledger._by_keys(len(chunk)),
-                "me",
-                "2031-06-03T00:00:00Z",
-                "2031-06-03T00:05:00Z",
-                None,
-                ledger._KEY_COLS,
-                ledger._key_params(chunk),
-            )
-            assert len(claim) == 10
+            when = dt.datetime(2031, 6, 3, tzinfo=dt.UTC)
+            claim = ledger.claim(conn, chunk, "me", when, dt.timedelta(minutes=5))
+            assert claim == list(chunk)
             statement = ledger._by_keys(len(chunk)).compile(engine)
             plan = conn.exec_driver_sql(
                 f"EXPLAIN {statement}", {**statement.params, **ledger._key_params(chunk)}
@@ -263,3 +256,26 @@ def test_reminders_shows_a_fan_out_in_progress(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["reminders", "--config", str(config)])
     assert "in progress (1):" in result.output, result.output
     assert "reminder 1h  going@lfx-cal: 2 of 5 done, 3 left, due 9" in result.output
+
+
+def test_a_submitted_mark_is_written_without_anyone_waiting_and_errors_reach_the_ticket() -> None:
+    from scheduler.outcomes import GroupCommit
+
+    written = threading.Event()
+    batches: list[int] = []
+
+    def write(marks: Any) -> None:
+        batches.append(len(marks))
+        if len(batches) == 2:
+            raise RuntimeError("disk full")
+        written.set()
+
+    commit = GroupCommit(write)
+    first = commit.submit(Mark.sent(keys(1)[0], T0, late=False, receipt=""))
+    assert written.wait(5)  # the writer thread took it: nobody called wait()
+    assert first.done and first.error is None
+    first.wait()  # returns at once, again and again
+    second = commit.submit(Mark.sent(keys(2)[1], T0, late=False, receipt=""))
+    with pytest.raises(RuntimeError, match="disk full"):
+        second.wait()
+    assert batches == [1, 1]

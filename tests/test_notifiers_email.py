@@ -459,3 +459,46 @@ def test_other_addresses_take_the_parser_path(text: str) -> None:
     assert PLAIN_SPEC.fullmatch(text) is None
     with pytest.raises(ValueError, match="not a"):  # the email parser's own errors become this
         parse_address(text)
+
+
+def test_send_after_hands_the_body_over_only_once_ready_returns(
+    plain: LoopbackController, handler: Handler
+) -> None:
+    """The envelope goes out at once; the message itself only after *ready* returned."""
+    import threading
+
+    backend = notifier(plain.port, security="none")
+    allowed = threading.Event()
+    seen: list[int] = []
+
+    def ready() -> None:
+        seen.append(len(handler.messages))  # the envelope is done, nothing accepted yet
+        assert allowed.wait(5)
+
+    sender = threading.Thread(target=backend.send_after, args=(ready, MESSAGE, "a@example.net"))
+    sender.start()
+    time.sleep(0.3)
+    assert seen == [0] and handler.messages == []  # waiting in ready, before the body
+    allowed.set()
+    sender.join(5)
+    assert [m.rcpt_tos for m in handler.messages] == [["a@example.net"]]
+    backend.close()
+
+
+@pytest.mark.parametrize("error", [RuntimeError("ledger down"), TimeoutError("no commit")])
+def test_an_error_in_ready_is_the_callers_and_nothing_is_delivered(
+    plain: LoopbackController, handler: Handler, error: Exception
+) -> None:
+    """Even an OSError from *ready* is not a dropped connection: no reconnect, no retry."""
+    backend = notifier(plain.port, security="none")
+
+    def ready() -> None:
+        raise error
+
+    with pytest.raises(type(error), match=str(error)):
+        backend.send_after(ready, MESSAGE, "a@example.net")
+    assert handler.messages == [] and handler.connections == 1
+    backend.send(MESSAGE, "b@example.net")  # the half-used connection was not parked
+    assert [m.rcpt_tos for m in handler.messages] == [["b@example.net"]]
+    assert handler.connections == 2
+    backend.close()
