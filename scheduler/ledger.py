@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -204,38 +204,46 @@ class _Prepared:
 
     def __init__(self, statement: Update) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[SQLCompiler, dict[str, Any], dict[str, str]]] = {}
+        self._plans: dict[str, _Plan] = {}
 
-    def _for(self, conn: Connection) -> tuple[SQLCompiler, dict[str, Any], dict[str, str]]:
-        """The compiled statement, its fixed values and its parameters' names by key."""
-        found = self._compiled.get(conn.dialect.name)
-        if found is None:
+    def _plan(self, conn: Connection) -> _Plan:
+        plan = self._plans.get(conn.dialect.name)
+        if plan is None:
             compiled = self.statement.compile(dialect=conn.dialect)
             assert isinstance(compiled, SQLCompiler) and "POSTCOMPILE" not in compiled.string
-            fixed = {n: b.effective_value for b, n in compiled.bind_names.items() if not b.required}
-            named = {b.key: n for b, n in compiled.bind_names.items() if b.required}
-            found = self._compiled[conn.dialect.name] = (compiled, fixed, named)
-        return found
+            plan = self._plans[conn.dialect.name] = _Plan(compiled)
+        return plan
 
-    def _args(
-        self, conn: Connection, params: dict[str, Any]
-    ) -> tuple[str, tuple[Any, ...] | dict[str, Any]]:
-        compiled, fixed, named = self._for(conn)
-        values = fixed | {name: params[key] for key, name in named.items()}
-        if compiled.positiontup is not None:
-            return compiled.string, tuple(values[name] for name in compiled.positiontup)
-        return compiled.string, values
-
-    def execute(self, conn: Connection, params: dict[str, Any]) -> CursorResult[Any]:
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> CursorResult[Any]:
         """Run the statement on *conn* with *params* (by bind key); every key is required."""
-        sql, args = self._args(conn, params)
-        return conn.exec_driver_sql(sql, args)
+        plan = self._plan(conn)
+        return conn.exec_driver_sql(plan.sql, plan.args(params))
 
-    def execute_many(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run the statement once per parameter set of *rows* (the driver's executemany)."""
         if rows:
-            sql = self._args(conn, rows[0])[0]
-            conn.exec_driver_sql(sql, [self._args(conn, row)[1] for row in rows])
+            plan = self._plan(conn)
+            conn.exec_driver_sql(plan.sql, [plan.args(row) for row in rows])
+
+
+class _Plan:
+    """How one compiled statement takes its parameters: in order (``?``) or by name."""
+
+    def __init__(self, compiled: SQLCompiler) -> None:
+        self.sql = compiled.string
+        fixed = {n: b.effective_value for b, n in compiled.bind_names.items() if not b.required}
+        by_name = {n: b.key for b, n in compiled.bind_names.items() if b.required}
+        self._order: list[tuple[str | None, Any]] | None = None
+        if compiled.positiontup is not None:  # (key to read, or None and the fixed value)
+            self._order = [(by_name.get(n), fixed.get(n)) for n in compiled.positiontup]
+        self._fixed = fixed
+        self._by_name = list(by_name.items())
+
+    def args(self, params: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """The driver's parameters for *params* (by bind key)."""
+        if self._order is not None:
+            return tuple([params[key] if key is not None else value for key, value in self._order])
+        return self._fixed | {name: params[key] for name, key in self._by_name}
 
 
 @functools.lru_cache(maxsize=4)
@@ -295,6 +303,7 @@ _FAILED_VALUES: dict[str, Any] = {
     "lease_until": None,
     "updated_at": bindparam("m_at"),
 }
+_KEY_PARAMS = tuple(f"k_{name}" for name in KEY_COLUMNS)
 _BY_KEY = and_(*(column == bindparam(f"k_{column.name}") for column in _KEY_COLS))
 # Built and compiled once (see _Prepared): SQLAlchemy's own execution of a cached
 # UPDATE still cost about 0.1 ms of the daemon's CPU per message in a fan-out.
@@ -307,14 +316,16 @@ def mark(conn: Connection, marks: Sequence[Mark]) -> None:
     sent: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     for m in marks:
-        params = {f"k_{name}": value for name, value in m.key._asdict().items()}
+        params = dict(zip(_KEY_PARAMS, m.key, strict=True))
         params["m_at"] = stamp(m.at)
         if m.status == Status.SENT:
-            sent.append({**params, "m_late": m.late, "m_receipt": m.receipt})
+            params["m_late"], params["m_receipt"] = m.late, m.receipt
+            sent.append(params)
         else:
             status = (Status.FAILED if m.retry_at is None else Status.PENDING).value
             retry = None if m.retry_at is None else stamp(m.retry_at)
-            failed.append({**params, "m_status": status, "m_retry": retry, "m_error": m.error})
+            params["m_status"], params["m_retry"], params["m_error"] = status, retry, m.error
+            failed.append(params)
     _MARK_SENT.execute_many(conn, sent)
     _MARK_FAILED.execute_many(conn, failed)
 

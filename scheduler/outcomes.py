@@ -23,14 +23,17 @@ for its :class:`Ticket` only just before its next message could reach the far
 end (an SMTP lane: before the end of the next message's DATA). The write then
 overlaps the next message's envelope round trips instead of adding to them, and
 the guarantee holds: a lane never has more than one message accepted or on the
-wire whose outcome is not committed. A lane that waits while no write is under
-way writes everything handed over so far itself, without a hop to another
-thread; marks nobody waits for are written by a writer thread after at most
-:data:`LINGER` (started when needed, gone after :data:`IDLE` seconds without
-work). Waiting for a lane to need them is what makes the batches: with two
-e-mail lanes a transaction carries about two marks instead of one, and each
-transaction's fixed cost (SQLAlchemy, the commit) was what halved the rate of a
-fan-out, mostly as time the lanes spent waiting for the GIL.
+wire whose outcome is not committed.
+
+Who writes: a writer thread (started when needed, gone after :data:`IDLE`
+seconds without work) writes as soon as :data:`GATHER` marks wait, or once the
+oldest has waited :data:`LINGER`; a lane that needs its mark while no write is
+under way writes everything handed over so far itself, without a hop to another
+thread. Gathering is what makes the batches: with two e-mail lanes a transaction
+carries two marks instead of one, and each transaction's fixed cost (SQLAlchemy,
+the commit) was what halved the rate of a fan-out, mostly as time the lanes
+spent waiting for the GIL; written by the writer thread, the pair is usually on
+record before either lane needs it, so neither lane waits for the write.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ IDLE = 1.0
 """Seconds without marks after which the writer thread ends (the next mark starts one)."""
 LINGER = 0.02
 """Longest time (seconds) a mark nobody waits for stays unwritten, gathering others."""
+GATHER = 2
+"""Marks that make the writer thread write at once (one per e-mail lane, by default)."""
 
 
 class Ticket:
@@ -98,7 +103,7 @@ class GroupCommit:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._run, name="ledger-marks", daemon=True)
                 self._writer.start()
-            elif first:  # the writer starts its LINGER (it lingers already otherwise)
+            elif first or len(self._waiting) == GATHER:  # start the LINGER, or write now
                 self._cond.notify_all()
         return ticket
 
@@ -124,7 +129,7 @@ class GroupCommit:
             while True:
                 if self._waiting and not self._writing:
                     left = self._since + LINGER - time.monotonic()
-                    if left > 0 and len(self._waiting) < self._batch:
+                    if left > 0 and len(self._waiting) < GATHER:
                         self._cond.wait(timeout=left)  # a waiting lane may write them first
                         continue
                     self._write_some()

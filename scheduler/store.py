@@ -8,11 +8,12 @@ the store is safe to share between threads (the daemon calls it through
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from types import TracebackType
@@ -87,6 +88,7 @@ class Store(Ledger):
         self._probe_engine: Engine | None = None
         self._marking = threading.Lock()
         self._mark_conn: Connection | None = None
+        self._serial = threading.Lock() if self.is_sqlite else None
         for attempt in range(3):  # two daemons creating the tables at once may collide
             try:
                 metadata.create_all(self._engine, checkfirst=True)
@@ -274,16 +276,32 @@ class Store(Ledger):
 
     # ledger
 
+    @contextlib.contextmanager
+    def _one_writer(self) -> Iterator[None]:
+        """On SQLite, the writes of a fan-out (ensure, claim, mark) take turns in-process.
+
+        SQLite lets one writer in at a time and makes the others sleep and retry
+        (1, 2, 5, 10 ms …, up to busy_timeout): a mark that met the claim of the next
+        chunk slept past its end, and an e-mail lane waited on that mark. A lock
+        hands the turn over the moment the other write commits. PostgreSQL locks
+        rows, not the database: no lock there.
+        """
+        if self._serial is None:
+            yield
+            return
+        with self._serial:
+            yield
+
     def ensure(self, rows: Sequence[tuple[DeliveryKey, dt.datetime]], at: dt.datetime) -> None:
         """Insert each ``(key, due)`` as pending; keys already in the ledger are left alone."""
-        with self._engine.begin() as conn:
+        with self._one_writer(), self._engine.begin() as conn:
             ledger.ensure(conn, rows, at)
 
     def claim(
         self, keys: Sequence[DeliveryKey], owner: str, now: dt.datetime, lease: dt.timedelta
     ) -> list[DeliveryKey]:
         """Atomically claim the claimable rows of *keys* until ``now + lease``; return those."""
-        with self._engine.begin() as conn:
+        with self._one_writer(), self._engine.begin() as conn:
             return ledger.claim(conn, keys, owner, now, lease)
 
     def claim_due(
@@ -306,23 +324,21 @@ class Store(Ledger):
             ledger.mark_failed(conn, key, at, error, retry_at=retry_at)
 
     def mark(self, marks: Sequence[Mark]) -> None:
-        """Record every outcome of *marks* in one transaction."""
-        for m in marks:
-            stamp(m.at)
+        """Record every outcome of *marks* in one transaction (a naive time: ValueError)."""
         if not marks:
             return
         # One connection kept for the marks: a fan-out writes a batch of marks every
         # millisecond or two, and checking a connection out of the pool and back in
         # (with its reset) per batch cost as much CPU as the UPDATE. A connection
         # that failed is dropped, and the next batch takes a fresh one.
-        with self._marking:
+        with self._marking, self._one_writer():
             conn = self._mark_conn
             if conn is None:
                 conn = self._mark_conn = self._engine.connect()
             try:
                 with conn.begin():
                     ledger.mark(conn, marks)
-            except BaseException:
+            except DBAPIError:
                 self._mark_conn = None
                 conn.close()
                 raise

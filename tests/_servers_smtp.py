@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ class Handler:
     drop_from: int = 0
     data_count: int = 0
     connections: int = 0
+    delay: float = 0.0
+    """Seconds spent in DATA before the reply (a slow relay)."""
     peers: set[Any] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -66,6 +69,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.data_count += 1
             count = self.data_count

@@ -110,7 +110,7 @@ def test_a_claim_is_one_index_lookup_per_key_on_postgresql(postgres_url: str) ->
 
 
 def test_smtp_connections_send_side_by_side_each_message_once(tmp_path: Path) -> None:
-    handler = Handler()
+    handler = Handler(delay=0.02)  # a relay slow enough that no lane empties the queue alone
     controller = start_plain(handler)
     targets = [f"m{n}@example.net" for n in range(24)]
     conf = config(tmp_path, "email", targets)
