@@ -87,10 +87,10 @@ def test_a_claim_is_one_index_lookup_per_key_on_postgresql(postgres_url: str) ->
             when = dt.datetime(2031, 6, 3, tzinfo=dt.UTC)
             claim = ledger.claim(conn, chunk, "me", when, dt.timedelta(minutes=5))
             assert claim == list(chunk)
-            statement = ledger._by_keys(len(chunk)).compile(engine)
-            plan = conn.exec_driver_sql(
-                f"EXPLAIN {statement}", {**statement.params, **ledger._key_params(chunk)}
-            )
+            statement = ledger._CLAIM_ARRAYS.compile(engine)  # the claim PostgreSQL runs
+            times = {"c_owner": "me", "c_now": "2031-06-03T00:00:00Z", "c_until": "2031-06-04"}
+            bound = statement.construct_params({**times, **ledger._array_params(chunk)})
+            plan = conn.exec_driver_sql(f"EXPLAIN {statement}", bound)
             lines = "\n".join(row[0] for row in plan)
             due = ledger.select(ledger._D.id).where(ledger._D.due <= "2031-06-03T00:00:00Z")
             due_plan = conn.execute(
