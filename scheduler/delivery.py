@@ -457,7 +457,7 @@ class Courier:
         reason = self._too_late(key, due, now)
         if reason:
             await asyncio.to_thread(ledger.mark_skipped, [key], now, reason)
-            metrics.reminders.labels("skipped").inc()
+            metrics.reminder("skipped")
             log.warning("skipped %s -> %s: %s", key.uid, self._who(key), self._private(key, reason))
             return None
         name = self._subscription(key.subscription).notifier
@@ -480,7 +480,7 @@ class Courier:
             await self._marks.record(
                 Mark.sent(key, at, late=late, receipt=receipt.id or receipt.detail)
             )
-        metrics.reminders.labels("late" if late else "sent").inc()
+        metrics.reminder("late" if late else "sent")
         metrics.sent(name)
         return None
 
@@ -545,7 +545,7 @@ class Courier:
         reason = self._too_late(key, due, now)
         if reason:
             self.ledger.mark_skipped([key], now, reason)
-            self.metrics.reminders.labels("skipped").inc()
+            self.metrics.reminder("skipped")
             log.warning("skipped %s -> %s: %s", key.uid, self._who(key), self._private(key, reason))
             return None, previous
 
@@ -569,7 +569,7 @@ class Courier:
         ticket = self._marks.submit(
             Mark.sent(key, at, late=late, receipt=receipt.id or receipt.detail)
         )
-        self.metrics.reminders.labels("late" if late else "sent").inc()
+        self.metrics.reminder("late" if late else "sent")
         self.metrics.sent(self._subscription(key.subscription).notifier)
         return None, ticket
 
@@ -632,7 +632,7 @@ class Courier:
     def _mark_failed_blocking(self, key: Key, error: str, retry: dt.datetime | None) -> None:
         now = self.clock()
         self._marks.record_blocking(Mark.failed(key, now, error, retry_at=retry))
-        self.metrics.reminders.labels("retried" if retry else "failed").inc()
+        self.metrics.reminder("retried" if retry else "failed")
         log.warning(
             "delivery %s -> %s failed: %s", key.uid, self._who(key), self._private(key, error)
         )

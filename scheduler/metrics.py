@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -138,11 +139,24 @@ class Metrics:
             registry=self.registry,
         )
         self._ledger: LedgerCollector | None = None
+        self._children: dict[tuple[int, str], Any] = {}
+
+    def _child(self, counter: Counter, label: str) -> Any:
+        """*counter*'s child for *label*, looked up once (a fan-out counts every message)."""
+        key = (id(counter), label)  # the counters live as long as this object
+        child = self._children.get(key)
+        if child is None:
+            child = self._children.setdefault(key, counter.labels(label))
+        return child
 
     def sent(self, notifier: str) -> None:
         """Count one message delivered by *notifier*."""
-        self.notifier_sends.labels(notifier).inc()
+        self._child(self.notifier_sends, notifier).inc()
         self.send_rate.add(notifier)
+
+    def reminder(self, outcome: str) -> None:
+        """Count one delivery by *outcome* (sent, late, failed, retried, skipped)."""
+        self._child(self.reminders, outcome).inc()
 
     def watch(
         self, backlog: Callable[[dt.datetime], Backlog], clock: Callable[[], dt.datetime]
