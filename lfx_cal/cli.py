@@ -232,8 +232,9 @@ def serve(config_path: str | None, demo_dir: str, listen: str | None) -> None:
     Without --config it runs a demo on embedded defaults: SQLite, the bundled
     example term squeezed into minutes, reminders printed on the console.
     """
-    from lfx_cal.operate import open_config, serve_config
+    from lfx_cal.operate import few_malloc_arenas, open_config, serve_config
 
+    few_malloc_arenas()
     raise SystemExit(serve_config(open_config(config_path, demo_dir, listen)))
 
 
