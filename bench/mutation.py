@@ -66,6 +66,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_fanout_lanes.py",
         "tests/test_change_alerts.py",
         "tests/test_lease.py",
+        "tests/test_delivery_promises.py",
         "-k",
         "not postgresql",
     ],
@@ -117,6 +118,36 @@ EQUIVALENT: dict[str, str] = {
     "tables under 30,000 rows two places differ by 0 or by more than 1e-9",
     "scheduler.ledger_base.xǁChangeKeyǁparse__mutmut_3": "rpartition for partition: a change "
     "key's text holds exactly one `|` (dates and `-` never contain one)",
+    **dict.fromkeys(
+        [
+            "scheduler.delivery.xǁCourierǁ_failed__mutmut_17",
+            "scheduler.delivery.xǁCourierǁ_failed__mutmut_47",
+        ],
+        "the error text _failed returns is only tested against None (a slow failure's "
+        "message is its duration)",
+    ),
+    **dict.fromkeys(
+        [
+            "scheduler.delivery.xǁCourierǁ_send_run__mutmut_29",
+            "scheduler.delivery.xǁCourierǁ_run_lane__mutmut_49",
+        ],
+        "`>=` for `>` SLOW_FAILURE: a measured monotonic duration of exactly 5.0 s",
+    ),
+    "scheduler.delivery.xǁCourierǁ_send_run__mutmut_8": "`>=` for `>` at the end of a run "
+    "slice: a monotonic reading exactly at the end",
+    **dict.fromkeys(
+        [
+            "scheduler.delivery.xǁ_Unrecordedǁ__init____mutmut_1",
+            "scheduler.delivery.xǁ_Unrecordedǁ__init____mutmut_2",
+        ],
+        "the wrapper's own text is never shown: it is always unwrapped and .error raised",
+    ),
+    "scheduler.delivery.xǁCourierǁ_run_lane__mutmut_21": "`break` for `continue` once let "
+    "in: an empty queue ends the loop either way, and on trouble the runner that set it "
+    "marks the rest as not tried itself",
+    "scheduler.delivery.xǁCourierǁ_send_group__mutmut_25": "runs from a thread also for a "
+    "notifier with lanes of its own besides the shared one (none ships): the same outcomes, "
+    "at most one unrecorded message per runner either way",
     "scheduler.changes.x__pair_renames__mutmut_25": "`<=` for `<`: equal only when one removed "
     "row heads two of the added row's category queues, the same choice",
 }
