@@ -156,7 +156,7 @@ def at(text: str | None) -> dt.datetime:
 def test_a_send_is_late_only_more_than_five_seconds_after_its_due_time(
     tmp_path: Path, rigs: list[Rig], way: str, after: int, late: bool
 ) -> None:
-    r = rig(tmp_path, rigs, way, [team("ann")], now=DUE + after * S)
+    r = rig(tmp_path, rigs, way, [team("ann@x.org")], now=DUE + after * S)
     asyncio.run(r.courier.fire(REMIND))
     (row,) = r.rows().values()
     assert (row.status, row.late, row.attempts, row.error) == ("sent", late, 1, None)
@@ -164,8 +164,11 @@ def test_a_send_is_late_only_more_than_five_seconds_after_its_due_time(
     assert row.sent_at == ("2031-06-03T00:00:05Z" if after == 5 else "2031-06-03T00:00:06Z")
     receipts = {d.receipt for d in r.store.deliveries()}
     assert receipts == ({"1"} if way != "mixed" else {"1", "2"})  # the far end's id
-    (record,) = [x for x in r.recorder.sent if x.target == "ann"]
-    assert record.key == "team/reminder/apps@lfx-cal/86400/2031-06-04T00:00:00Z/ann"
+    (record,) = [x for x in r.recorder.sent if x.target == "ann@x.org"]
+    assert record.key == "team/reminder/apps@lfx-cal/86400/2031-06-04T00:00:00Z/ann@x.org"
+    assert record.message.title == (
+        "Mentee applications close in 1 day — Tue, Jun 3, 5:00 PM PDT (00:00 UTC)"
+    )
     sends = 1 if way != "mixed" else 2
     assert (r.count("late"), r.count("sent")) == ((sends, None) if late else (None, sends))
     assert (
@@ -176,9 +179,9 @@ def test_a_send_is_late_only_more_than_five_seconds_after_its_due_time(
 
 @pytest.mark.parametrize("way", WAYS)
 def test_a_change_alert_is_never_late(tmp_path: Path, rigs: list[Rig], way: str) -> None:
-    r = rig(tmp_path, rigs, way, [team("ann")], now=DUE + DAY)
+    r = rig(tmp_path, rigs, way, [team("ann@x.org")], now=DUE + DAY)
     change = ChangeKey("2031-05-21 → 2031-06-03T00:00:00Z", "2031-05-21 → 2031-06-04T00:00:00Z")
-    keys = [Key.of("team", Kind.CHANGED, UID, dt.timedelta(0), change, "ann")]
+    keys = [Key.of("team", Kind.CHANGED, UID, dt.timedelta(0), change, "ann@x.org")]
     asyncio.run(r.courier.alert(EVENT, None, keys))
     (row,) = r.rows().values()
     assert (row.status, row.late) == ("sent", False)
@@ -322,10 +325,10 @@ def test_a_backend_bug_is_retried_six_times_on_the_schedule_and_logged(
 
 @pytest.mark.parametrize("way", WAYS)
 def test_a_permanent_failure_is_final(tmp_path: Path, rigs: list[Rig], way: str) -> None:
-    r = rig(tmp_path, rigs, way, [team("ann")])
-    r.recorder.fail("ann", PermanentError("channel_not_found"))
+    r = rig(tmp_path, rigs, way, [team("ann@x.org")])
+    r.recorder.fail("ann@x.org", PermanentError("channel_not_found"))
     asyncio.run(r.courier.fire(REMIND))
-    row = r.rows()["ann"]
+    row = r.rows()["ann@x.org"]
     assert (row.status, row.retry_at, row.error) == (
         "failed",
         None,
@@ -422,6 +425,20 @@ def test_after_a_slow_failure_on_the_relay_the_rest_waits_for_the_retry(
         assert rows["cyd"].error == "not tried: the previous send failed after 0 s"
     else:
         assert rows["cyd"].status == "sent"
+
+
+def test_a_slow_failure_in_one_channels_lane_holds_up_no_other_channel(
+    tmp_path: Path, rigs: list[Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scheduler.delivery.SLOW_FAILURE", -1.0)
+    r = rig(tmp_path, rigs, "lanes", [team("#a", "#b", "#c")])
+    r.recorder.fail("#a", TransientError("timed out"))
+    asyncio.run(r.courier.fire(REMIND))
+    assert {t: d.status for t, d in r.rows().items()} == {
+        "#a": "pending",
+        "#b": "sent",
+        "#c": "sent",
+    }
 
 
 @pytest.mark.parametrize("way", ["lanes", "relay"])
