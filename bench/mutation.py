@@ -179,7 +179,7 @@ EQUIVALENT: dict[str, str] = {
         "zip's strict: a DeliveryKey has exactly the six key columns",
     ),
     **dict.fromkeys(
-        [f"scheduler.ledger.x_ensure__mutmut_{n}" for n in (10, 14)]
+        [f"scheduler.ledger.x_ensure__mutmut_{n}" for n in (10, 11, 13, 14)]
         + [f"scheduler.ledger.x_carry_over__mutmut_{n}" for n in (77, 78, 80, 81)],
         "a misnamed value in an executemany INSERT is ignored, and the column's default is "
         "the same value (attempts 0, late false)",

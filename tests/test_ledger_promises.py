@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from scheduler.ledger_base import DeliveryKey, Kind, Mark, Move, Status
 from scheduler.store import Store
@@ -276,3 +277,20 @@ def test_the_probe_counts_a_row_claimable_exactly_margin_ago(store: Store) -> No
     store.ensure([(key(0), T0), (key(1), T0 + dt.timedelta(seconds=1))], T0)
     assert store.probe("p", T0 + LEASE, LEASE) == 1  # due exactly at now - margin
     assert store.probe("p", T0 + LEASE - dt.timedelta(seconds=1), LEASE) == 0
+
+
+def test_a_claim_and_a_skip_are_one_statement_per_chunk_of_keys(store: Store) -> None:
+    keys = [key(n) for n in range(3)]
+    store.ensure([(k, T0) for k in keys], T0)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, sql: str, *args: object) -> None:
+        statements.append(sql.split()[0].upper())
+
+    event.listen(store._engine, "before_cursor_execute", seen)
+    assert store.claim(keys, "a", T0, LEASE) == keys
+    assert statements.count("UPDATE") + statements.count("WITH") == 1
+    statements.clear()
+    store.mark_skipped(keys, T0, "late")
+    assert statements.count("SELECT") + statements.count("WITH") == 1  # the ids: one lookup
+    assert statements.count("UPDATE") == 1
