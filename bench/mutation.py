@@ -42,6 +42,7 @@ PARSE = ["tests/test_documents.py", "tests/test_forms.py", "tests/test_dates_fas
 seconds per mutant)."""
 LEDGER = ["tests/test_store.py", "tests/test_retry_and_skip.py", "tests/test_upgrade_replan.py",
           "tests/test_fanout_lanes.py", "tests/test_ledger_marks.py",
+          "tests/test_ledger_promises.py",
           "-k", "not postgresql and not urls_are_normalized and not grow"]  # fmt: skip
 """SQLite only: a PostgreSQL server per forked mutant would take seconds each."""
 MODULES: dict[str, list[str]] = {
@@ -66,12 +67,13 @@ MODULES: dict[str, list[str]] = {
         "tests/test_fanout_lanes.py",
         "tests/test_change_alerts.py",
         "tests/test_lease.py",
+        "tests/test_delivery_promises.py",
         "-k",
         "not postgresql",
     ],
     "scheduler/ledger.py": LEDGER,
     "scheduler/ledger_base.py": LEDGER,
-    "scheduler/outcomes.py": LEDGER,
+    "scheduler/outcomes.py": ["tests/test_outcomes.py", *LEDGER],
 }
 """Each mutated module and the fast test files that exercise it."""
 
@@ -117,6 +119,95 @@ EQUIVALENT: dict[str, str] = {
     "tables under 30,000 rows two places differ by 0 or by more than 1e-9",
     "scheduler.ledger_base.xǁChangeKeyǁparse__mutmut_3": "rpartition for partition: a change "
     "key's text holds exactly one `|` (dates and `-` never contain one)",
+    **dict.fromkeys(
+        [
+            "scheduler.delivery.xǁCourierǁ_failed__mutmut_17",
+            "scheduler.delivery.xǁCourierǁ_failed__mutmut_47",
+        ],
+        "the error text _failed returns is only tested against None (a slow failure's "
+        "message is its duration)",
+    ),
+    **dict.fromkeys(
+        [
+            "scheduler.delivery.xǁCourierǁ_send_run__mutmut_29",
+            "scheduler.delivery.xǁCourierǁ_run_lane__mutmut_49",
+        ],
+        "`>=` for `>` SLOW_FAILURE: a measured monotonic duration of exactly 5.0 s",
+    ),
+    "scheduler.delivery.xǁCourierǁ_send_run__mutmut_8": "`>=` for `>` at the end of a run "
+    "slice: a monotonic reading exactly at the end",
+    **dict.fromkeys(
+        [
+            "scheduler.delivery.xǁ_Unrecordedǁ__init____mutmut_1",
+            "scheduler.delivery.xǁ_Unrecordedǁ__init____mutmut_2",
+        ],
+        "the wrapper's own text is never shown: it is always unwrapped and .error raised",
+    ),
+    "scheduler.delivery.xǁCourierǁ_run_lane__mutmut_21": "`break` for `continue` once let "
+    "in: an empty queue ends the loop either way, and on trouble the runner that set it "
+    "marks the rest as not tried itself",
+    "scheduler.delivery.xǁCourierǁ_send_group__mutmut_25": "runs from a thread also for a "
+    "notifier with lanes of its own besides the shared one (none ships): the same outcomes, "
+    "at most one unrecorded message per runner either way",
+    "scheduler.delivery.xǁCourierǁ_send_blocking__mutmut_34": "`_Unrecorded(None)`: the "
+    "TypeError of `raise None` is replaced by the ledger's own error, which the run's "
+    "`finally: previous.wait()` raises again",
+    "scheduler.delivery.xǁCourierǁ_send__mutmut_41": "a notifier with both kinds of target "
+    "records a relay send from the loop and a channel's from its thread: each outcome is "
+    "still committed before that lane's next send",
+    **dict.fromkeys(
+        [
+            "scheduler.outcomes.xǁGroupCommitǁ__init____mutmut_5",
+            "scheduler.outcomes.xǁGroupCommitǁ_write_some__mutmut_9",
+        ],
+        "`_writing = None` for False: the flag is only tested for truth",
+    ),
+    **dict.fromkeys(
+        [
+            "scheduler.ledger.x__claimable__mutmut_3",
+            "scheduler.ledger.x__claimable__mutmut_4",
+            "scheduler.ledger.x__claimable__mutmut_26",
+            "scheduler.ledger.x__claimable__mutmut_30",
+            "scheduler.ledger.x__claim_statement__mutmut_15",
+            "scheduler.ledger.x__claim_statement__mutmut_17",
+        ],
+        "the indexed form of the claimable test only guides the planner: `status` or "
+        "`status || ''`, with or without the LIVE IN list, select the same rows",
+    ),
+    **dict.fromkeys(
+        [f"scheduler.ledger.x__key_params__mutmut_{n}" for n in (4, 7, 8)],
+        "zip's strict: a DeliveryKey has exactly the six key columns",
+    ),
+    **dict.fromkeys(
+        [f"scheduler.ledger.x_ensure__mutmut_{n}" for n in (10, 11, 13, 14)]
+        + [f"scheduler.ledger.x_carry_over__mutmut_{n}" for n in (77, 78, 80, 81)],
+        "a misnamed value in an executemany INSERT is ignored, and the column's default is "
+        "the same value (attempts 0, late false)",
+    ),
+    **dict.fromkeys(
+        [f"scheduler.ledger.x__claim_statement__mutmut_{n}" for n in (3, 20, 21, 23)]
+        + [f"scheduler.ledger.x_progress__mutmut_{n}" for n in (3, 11, 12)],
+        "the spelling of a CTE or subquery name, or of a keyword, in the generated SQL",
+    ),
+    "scheduler.ledger.x_progress__mutmut_29": "the uid IN (live uids) term only leads the "
+    "planner to the uid index; the row-value IN beside it selects the same rows",
+    **dict.fromkeys(
+        [
+            "scheduler.ledger.x__claimable__mutmut_22",
+            "scheduler.ledger.x_mark_skipped__mutmut_15",
+            "scheduler.ledger.x_release__mutmut_18",
+        ],
+        "lease_until is read only together with status claimed, and every statement that "
+        "leaves claimed clears it: each mutant drops one side of that pair",
+    ),
+    **dict.fromkeys(
+        [f"scheduler.ledger.xǁ_Preparedǁexecute__mutmut_{n}" for n in (1, 2, 10)],
+        "the compiled statement is not cached: compiled again per call, the same SQL",
+    ),
+    **dict.fromkeys(
+        [f"scheduler.ledger.xǁ_Preparedǁexecute__mutmut_{n}" for n in (6, 7, 8)],
+        "a weakened guard assert that holds (no statement here has an expanding IN)",
+    ),
     "scheduler.changes.x__pair_renames__mutmut_25": "`<=` for `<`: equal only when one removed "
     "row heads two of the added row's category queues, the same choice",
 }

@@ -108,7 +108,8 @@ def test_an_upgrade_re_plans_without_sending_twice(tmp_path: Path) -> None:
             assert [r.target for r in recorder.sent] == ["flaky"]
             clock.now = day.due
             await daemon.courier.fire(day)
-            assert [r.target for r in recorder.sent] == ["flaky", "ok", "flaky"]
+            sent = [r.target for r in recorder.sent]  # the day's two lanes run side by side
+            assert sent[0] == "flaky" and sorted(sent[1:]) == ["flaky", "ok"]
         finally:
             await daemon.stop()
         rows = {(d.key.lead_s, d.key.instant, d.key.target): d for d in daemon.store.deliveries()}
