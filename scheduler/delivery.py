@@ -238,6 +238,10 @@ class Courier:
             work: list[_Work] = []
             built: dict[tuple[object, ...], Message | None] = {}
             for row in rows:
+                if row.key.subscription not in self._by_name:  # removed since it was written
+                    gone = f"subscription {row.key.subscription!r} is no longer configured"
+                    await self._mark_failed(row.key, gone, None)
+                    continue
                 message = self._for_key(row.key, built)
                 if message is None:
                     await self._mark_failed(row.key, "the event is no longer in any timeline", None)
