@@ -208,6 +208,8 @@ EQUIVALENT: dict[str, str] = {
         [f"scheduler.ledger.xǁ_Preparedǁexecute__mutmut_{n}" for n in (6, 7, 8)],
         "a weakened guard assert that holds (no statement here has an expanding IN)",
     ),
+    "scheduler.outcomes.xǁGroupCommitǁsettle__mutmut_3": "`<=` for `<` at the end of "
+    "settle's timeout: a monotonic reading exactly at the end",
     "scheduler.changes.x__pair_renames__mutmut_25": "`<=` for `<`: equal only when one removed "
     "row heads two of the added row's category queues, the same choice",
 }
