@@ -8,9 +8,9 @@ transaction. A claim is one ``WITH picked AS MATERIALIZED (SELECT id ... FOR UPD
 SKIP LOCKED) UPDATE ... WHERE id IN (SELECT id FROM picked) AND <claimable>
 RETURNING`` statement, so two daemons never both own a row (SQLAlchemy leaves
 ``FOR UPDATE`` out on SQLite, whose writers are serialized). The keys to claim
-come in as a ``VALUES`` list on SQLite (:func:`_by_keys`, compiled once per
-size by :class:`_Prepared`) and as one array per key column on PostgreSQL
-(:func:`_unnested`), each joined to the unique key index.
+come in as a ``VALUES`` list (:func:`_by_keys`, compiled once per size by
+:class:`_Prepared`), joined to the unique key index; on PostgreSQL
+:mod:`scheduler.ledger_postgres` claims and writes keys as arrays instead.
 
 Outcomes are recorded in batches (:func:`mark`): one prepared ``UPDATE ... WHERE
 <key> = (:bound)`` executed for every mark of the batch in one transaction
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -37,17 +37,14 @@ from sqlalchemy import (
     case,
     column,
     func,
-    literal,
     or_,
     select,
     tuple_,
     update,
     values,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Update
-from sqlalchemy.sql.selectable import TableValuedAlias
 
 from feeds.formats import parse_instant
 from scheduler.ledger_base import (
@@ -139,11 +136,6 @@ def ensure(
     """Insert each ``(key, due)`` as a pending row (written at *at*) unless the key is there."""
     now = stamp(at)
     if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        params = _array_params([key for key, _ in rows])
-        params["a_due"] = [stamp(due) for _, due in rows]
-        conn.execute(_ENSURE_ARRAYS, {**params, "e_now": now})
         return
     values = [
         {
@@ -266,64 +258,17 @@ def _claim_keys(size: int) -> _Prepared:
     return _Prepared(_claim_statement(_by_keys(size), None, _KEY_COLS, owner, now, until))
 
 
-def _array_params(keys: Sequence[DeliveryKey]) -> dict[str, Any]:
-    """The key columns of *keys* as one array each (``a_<column>``), for ``unnest``."""
-    columns = zip(*keys, strict=True)  # every key has all six columns
-    return {f"a_{name}": list(values) for name, values in zip(KEY_COLUMNS, columns, strict=True)}
-
-
-def _unnested(extra: Sequence[str] = ()) -> TableValuedAlias:
-    """PostgreSQL: ``unnest(:a_subscription, …) AS wanted(subscription, …)``, a row per key.
-
-    Six array parameters instead of six scalars per key: the statement text is
-    the same for any number of keys, so SQLAlchemy compiles it once and psycopg
-    parses it once (a chunk's ``VALUES`` list made a 100 kB statement that
-    psycopg parsed again at every claim: about a third of a fan-out's CPU).
-    """
-    names = [*KEY_COLUMNS, *extra]
-    types = {c.name: c.type for c in deliveries.c}
-    arrays = [bindparam(f"a_{name}", type_=ARRAY(types[name])) for name in names]
-    return func.unnest(*arrays).table_valued(*names).render_derived(name="wanted")
-
-
-def _claim_by_arrays() -> Update:
-    wanted = _unnested()
-    on = and_(*(c == wanted.c[c.name] for c in _KEY_COLS))
-    base = select(_D.id).select_from(wanted).join(deliveries, on)
-    owner: ColumnElement[str] = bindparam("c_owner", type_=String)
-    now: ColumnElement[str] = bindparam("c_now", type_=String)
-    until: ColumnElement[str] = bindparam("c_until", type_=String)
-    return _claim_statement(base, None, _KEY_COLS, owner, now, until)
-
-
-def _ensure_by_arrays() -> Any:
-    wanted = _unnested(["due"])
-    columns = [*KEY_COLUMNS, "due", "status", "attempts", "late", "updated_at"]
-    rows = select(
-        *(wanted.c[name] for name in [*KEY_COLUMNS, "due"]),
-        literal(Status.PENDING.value),
-        literal(0),
-        literal(False),
-        bindparam("e_now", type_=String),
-    )
-    return upsert(deliveries, "postgresql").from_select(columns, rows).on_conflict_do_nothing()
-
-
-_CLAIM_ARRAYS = _claim_by_arrays()
-_ENSURE_ARRAYS = _ensure_by_arrays()
-
-
 def claim(
     conn: Connection, keys: Sequence[DeliveryKey], owner: str, now: dt.datetime, lease: dt.timedelta
 ) -> list[DeliveryKey]:
-    """Claim the claimable rows among *keys* for *owner*; return the keys claimed, in order."""
+    """Claim the claimable rows among *keys* for *owner*; return the keys claimed, in order.
+
+    Any database; :func:`scheduler.ledger_postgres.claim` is the faster form there.
+    """
     times = {"c_owner": owner, "c_now": stamp(now), "c_until": stamp(now + lease)}
     got: set[DeliveryKey] = set()
     for chunk in _chunks(list(dict.fromkeys(keys))):
-        if conn.dialect.name == "postgresql":
-            rows: Iterable[Any] = conn.execute(_CLAIM_ARRAYS, {**times, **_array_params(chunk)})
-        else:
-            rows = _claim_keys(len(chunk)).execute(conn, {**times, **_key_params(chunk)})
+        rows = _claim_keys(len(chunk)).execute(conn, {**times, **_key_params(chunk)})
         got.update(key_of(row) for row in rows)
     return [key for key in dict.fromkeys(keys) if key in got]
 

@@ -26,7 +26,7 @@ from feeds.ical import Revision
 from feeds.jsonout import timeline_dict, timeline_from_dict
 from feeds.model import Timeline
 from feeds.public import sane_timeline
-from scheduler import ledger
+from scheduler import ledger, ledger_postgres
 from scheduler.ledger_base import (
     Backlog,
     Delivery,
@@ -295,14 +295,15 @@ class Store(Ledger):
     def ensure(self, rows: Sequence[tuple[DeliveryKey, dt.datetime]], at: dt.datetime) -> None:
         """Insert each ``(key, due)`` as pending; keys already in the ledger are left alone."""
         with self._one_writer(), self._engine.begin() as conn:
-            ledger.ensure(conn, rows, at)
+            (ledger.ensure if self.is_sqlite else ledger_postgres.ensure)(conn, rows, at)
 
     def claim(
         self, keys: Sequence[DeliveryKey], owner: str, now: dt.datetime, lease: dt.timedelta
     ) -> list[DeliveryKey]:
         """Atomically claim the claimable rows of *keys* until ``now + lease``; return those."""
         with self._one_writer(), self._engine.begin() as conn:
-            return ledger.claim(conn, keys, owner, now, lease)
+            claim = ledger.claim if self.is_sqlite else ledger_postgres.claim
+            return claim(conn, keys, owner, now, lease)
 
     def claim_due(
         self, owner: str, now: dt.datetime, lease: dt.timedelta, limit: int = 500

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from notifiers import RecorderNotifier, create
 from notifiers.slack import SlackNotifier
-from scheduler import ledger
+from scheduler import ledger, ledger_postgres
 from scheduler.daemon import Daemon
 from scheduler.ledger_base import DeliveryKey, Kind, Mark, Status
 from scheduler.store import Store
@@ -85,11 +85,11 @@ def test_a_claim_is_one_index_lookup_per_key_on_postgresql(postgres_url: str) ->
             conn.execute(text("ANALYZE deliveries"))
             chunk = big[3000:3010]
             when = dt.datetime(2031, 6, 3, tzinfo=dt.UTC)
-            claim = ledger.claim(conn, chunk, "me", when, dt.timedelta(minutes=5))
+            claim = ledger_postgres.claim(conn, chunk, "me", when, dt.timedelta(minutes=5))
             assert claim == list(chunk)
-            statement = ledger._CLAIM_ARRAYS.compile(engine)  # the claim PostgreSQL runs
+            statement = ledger_postgres._CLAIM_ARRAYS.compile(engine)  # the claim PostgreSQL runs
             times = {"c_owner": "me", "c_now": "2031-06-03T00:00:00Z", "c_until": "2031-06-04"}
-            bound = statement.construct_params({**times, **ledger._array_params(chunk)})
+            bound = statement.construct_params({**times, **ledger_postgres._array_params(chunk)})
             plan = conn.exec_driver_sql(f"EXPLAIN {statement}", bound)
             lines = "\n".join(row[0] for row in plan)
             due = ledger.select(ledger._D.id).where(ledger._D.due <= "2031-06-03T00:00:00Z")

@@ -255,3 +255,49 @@ def test_record_from_asyncio_returns_once_written() -> None:
         assert gate.batches == [["t0"]]
 
     asyncio.run(scenario())
+
+
+def test_a_lone_mark_lingers_and_one_per_lane_is_written_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Nobody waits: the first mark stays unwritten for up to LINGER, gathering others;
+    # the GATHER-th (one per e-mail lane) makes the writer write both at once.
+    monkeypatch.setattr(outcomes, "LINGER", 5.0)
+    write = Gate()
+    commit = GroupCommit(write)
+    commit.submit(sent(0))
+    time.sleep(0.1)
+    assert write.count() == 0  # lingering
+    started = time.monotonic()
+    commit.submit(sent(1))
+    assert wait_until(lambda: write.count() == 1, seconds=2)
+    assert time.monotonic() - started < 2  # not after the 5 s linger
+    assert write.batches == [["t0", "t1"]]
+
+
+def test_a_lone_mark_is_written_once_its_linger_is_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outcomes, "LINGER", 0.2)
+    write = Gate()
+    commit = GroupCommit(write)
+    started = time.monotonic()
+    ticket = commit.submit(sent(0))
+    assert wait_until(lambda: ticket.done, seconds=3)
+    assert 0.15 < time.monotonic() - started < 3
+    assert write.batches == [["t0"]]
+
+
+def test_a_mark_handed_over_during_a_write_is_written_after_it_without_a_waiter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its linger starts again when that write ends, and the writer thread goes on.
+    monkeypatch.setattr(outcomes, "LINGER", 0.05)
+    write = Gate()
+    commit = GroupCommit(write)
+    write.open.clear()
+    commit.submit(sent(0))
+    commit.submit(sent(1))
+    assert write.entered.wait(2)  # the writer thread is writing t0 and t1, held
+    late = commit.submit(sent(2))
+    write.open.set()
+    assert wait_until(lambda: late.done, seconds=3)
+    assert write.batches == [["t0", "t1"], ["t2"]]
