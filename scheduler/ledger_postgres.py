@@ -17,7 +17,7 @@ results are the same.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, String, and_, bindparam, func, literal, select
@@ -30,6 +30,19 @@ from scheduler.ledger_base import DeliveryKey, Status
 from scheduler.schema import KEY_COLUMNS, deliveries, key_of, stamp, upsert
 
 _D = deliveries.c
+_BUILT: dict[str, Any] = {}
+
+
+def _built(name: str, build: Callable[[], Any]) -> Any:
+    """The statement *name*, built by *build* on first use and then reused.
+
+    Built when first needed, not at import: SQLAlchemy then caches its compiled
+    form, and a mutation test's mutant of a builder is the one that runs.
+    """
+    statement = _BUILT.get(name)
+    if statement is None:
+        statement = _BUILT.setdefault(name, build())
+    return statement
 
 
 def _array_params(keys: Sequence[DeliveryKey]) -> dict[str, Any]:
@@ -69,10 +82,6 @@ def _ensure_by_arrays() -> Any:
     return upsert(deliveries, "postgresql").from_select(columns, rows).on_conflict_do_nothing()
 
 
-_CLAIM_ARRAYS = _claim_by_arrays()
-_ENSURE_ARRAYS = _ensure_by_arrays()
-
-
 def claim(
     conn: Connection, keys: Sequence[DeliveryKey], owner: str, now: dt.datetime, lease: dt.timedelta
 ) -> list[DeliveryKey]:
@@ -80,7 +89,7 @@ def claim(
     times = {"c_owner": owner, "c_now": stamp(now), "c_until": stamp(now + lease)}
     got: set[DeliveryKey] = set()
     for chunk in _chunks(list(dict.fromkeys(keys))):
-        rows = conn.execute(_CLAIM_ARRAYS, {**times, **_array_params(chunk)})
+        rows = conn.execute(_built("claim", _claim_by_arrays), {**times, **_array_params(chunk)})
         got.update(key_of(row) for row in rows)
     return [key for key in dict.fromkeys(keys) if key in got]
 
@@ -93,4 +102,4 @@ def ensure(
         return
     params = _array_params([key for key, _ in rows])
     params["a_due"] = [stamp(due) for _, due in rows]
-    conn.execute(_ENSURE_ARRAYS, {**params, "e_now": stamp(at)})
+    conn.execute(_built("ensure", _ensure_by_arrays), {**params, "e_now": stamp(at)})

@@ -87,7 +87,7 @@ def test_a_claim_is_one_index_lookup_per_key_on_postgresql(postgres_url: str) ->
             when = dt.datetime(2031, 6, 3, tzinfo=dt.UTC)
             claim = ledger_postgres.claim(conn, chunk, "me", when, dt.timedelta(minutes=5))
             assert claim == list(chunk)
-            statement = ledger_postgres._CLAIM_ARRAYS.compile(engine)  # the claim PostgreSQL runs
+            statement = ledger_postgres._claim_by_arrays().compile(engine)  # what PostgreSQL runs
             times = {"c_owner": "me", "c_now": "2031-06-03T00:00:00Z", "c_until": "2031-06-04"}
             bound = statement.construct_params({**times, **ledger_postgres._array_params(chunk)})
             plan = conn.exec_driver_sql(f"EXPLAIN {statement}", bound)
