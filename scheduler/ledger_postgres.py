@@ -7,8 +7,9 @@ chunk (about a third of a fan-out's CPU). Here the keys go in as one array per
 column, ``unnest(:a_subscription, …) AS wanted(subscription, …)``: the statement
 text is the same for any number of keys, so SQLAlchemy compiles it once and
 psycopg parses it once (the statement objects are built per chunk, which costs
-little: SQLAlchemy finds the compiled form by its cache key). ``tests/test_fanout_lanes.py`` checks with ``EXPLAIN``
-that the claim is still one index lookup per key.
+little: SQLAlchemy finds the compiled form by its cache key).
+``tests/test_fanout_lanes.py`` checks with ``EXPLAIN`` that the claim is still
+one index lookup per key.
 
 :class:`~scheduler.store.Store` calls these on PostgreSQL instead of
 :func:`scheduler.ledger.claim` and :func:`scheduler.ledger.ensure`; their
