@@ -152,7 +152,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
     app = make_app(config, feed_url=f"http://127.0.0.1:{port}/feeds/all.ics", clock=clock)
     try:
         with Bound(app, port) as served:
-            wait_for(lambda: b"Mentee" in served.get("/api/timelines").body)
+            # the first poll; 30 s, not 10: three workers and a browser share two cores in CI
+            wait_for(lambda: b"Mentee" in served.get("/api/timelines").body, timeout=30)
             yield {
                 "served": served,
                 "smtp": handler,
