@@ -185,8 +185,8 @@ EQUIVALENT: dict[str, str] = {
             "scheduler.ledger.x__claimable__mutmut_4",
             "scheduler.ledger.x__claimable__mutmut_26",
             "scheduler.ledger.x__claimable__mutmut_30",
-            "scheduler.ledger.x__claim_statement__mutmut_15",
-            "scheduler.ledger.x__claim_statement__mutmut_17",
+            "scheduler.ledger.x_claim_statement__mutmut_15",
+            "scheduler.ledger.x_claim_statement__mutmut_17",
         ],
         "the indexed form of the claimable test only guides the planner: `status` or "
         "`status || ''`, with or without the LIVE IN list, select the same rows",
@@ -202,7 +202,7 @@ EQUIVALENT: dict[str, str] = {
         "the same value (attempts 0, late false)",
     ),
     **dict.fromkeys(
-        [f"scheduler.ledger.x__claim_statement__mutmut_{n}" for n in (3, 20, 21, 23)]
+        [f"scheduler.ledger.x_claim_statement__mutmut_{n}" for n in (3, 20, 21, 23)]
         + [f"scheduler.ledger.x_progress__mutmut_{n}" for n in (3, 11, 12)],
         "the spelling of a CTE or subquery name, or of a keyword, in the generated SQL",
     ),

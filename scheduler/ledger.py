@@ -64,10 +64,12 @@ CHUNK = 2000
 """Most bound values in one ``IN`` list (well under SQLite's and PostgreSQL's limits)."""
 
 _D = deliveries.c
-_KEY_COLS = [deliveries.c[name] for name in KEY_COLUMNS]
+KEY_COLS = [deliveries.c[name] for name in KEY_COLUMNS]
+"""The key columns of ``deliveries``, in :data:`~scheduler.schema.KEY_COLUMNS` order."""
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """*items* in slices of at most *size* (one statement each)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -101,12 +103,10 @@ def _by_keys(size: int) -> Select[Any]:
     O(chunk), whatever else the ledger holds. A row-value ``IN`` list would be
     one statement too, but SQLite answers it by scanning the whole index.
     """
-    columns = [column(c.name, c.type) for c in _KEY_COLS]
-    rows = [
-        tuple(bindparam(f"w{n}_{c.name}", type_=c.type) for c in _KEY_COLS) for n in range(size)
-    ]
+    columns = [column(c.name, c.type) for c in KEY_COLS]
+    rows = [tuple(bindparam(f"w{n}_{c.name}", type_=c.type) for c in KEY_COLS) for n in range(size)]
     wanted = values(*columns, name="wanted").data(rows).cte("wanted")
-    on = and_(*(c == wanted.c[c.name] for c in _KEY_COLS))
+    on = and_(*(c == wanted.c[c.name] for c in KEY_COLS))
     return select(_D.id).select_from(wanted).join(deliveries, on)
 
 
@@ -124,7 +124,7 @@ def ids_of(
 ) -> list[int]:
     """Row ids of *keys* whose status is in *statuses* (one statement per chunk of keys)."""
     found: list[int] = []
-    for chunk in _chunks(list(dict.fromkeys(keys))):
+    for chunk in chunks(list(dict.fromkeys(keys))):
         query = _by_keys(len(chunk)).where(_STATUS.in_(statuses))
         found.extend(row[0] for row in conn.execute(query, _key_params(chunk)))
     return found
@@ -151,7 +151,7 @@ def ensure(
     conn.execute(upsert(deliveries, conn.dialect.name).on_conflict_do_nothing(), values)
 
 
-def _claim_statement(
+def claim_statement(
     base: Select[Any],
     limit: int | None,
     returning: Sequence[ColumnElement[Any]],
@@ -255,7 +255,7 @@ def _claim_keys(size: int) -> _Prepared:
     owner: ColumnElement[str] = bindparam("c_owner", type_=String)
     now: ColumnElement[str] = bindparam("c_now", type_=String)
     until: ColumnElement[str] = bindparam("c_until", type_=String)
-    return _Prepared(_claim_statement(_by_keys(size), None, _KEY_COLS, owner, now, until))
+    return _Prepared(claim_statement(_by_keys(size), None, KEY_COLS, owner, now, until))
 
 
 def claim(
@@ -267,7 +267,7 @@ def claim(
     """
     times = {"c_owner": owner, "c_now": stamp(now), "c_until": stamp(now + lease)}
     got: set[DeliveryKey] = set()
-    for chunk in _chunks(list(dict.fromkeys(keys))):
+    for chunk in chunks(list(dict.fromkeys(keys))):
         rows = _claim_keys(len(chunk)).execute(conn, {**times, **_key_params(chunk)})
         got.update(key_of(row) for row in rows)
     return [key for key in dict.fromkeys(keys) if key in got]
@@ -286,7 +286,7 @@ def claim_due(
     """Claim up to *limit* claimable rows due by *now*, earliest due first."""
     at = stamp(now)
     due = select(_D.id).where(_D.due <= at)
-    statement = _claim_statement(due, limit, [*deliveries.c], owner, at, stamp(now + lease))
+    statement = claim_statement(due, limit, [*deliveries.c], owner, at, stamp(now + lease))
     rows = conn.execute(statement).all()
     return sorted((delivery_of(row) for row in rows), key=lambda d: (d.due, d.key))
 
@@ -310,7 +310,7 @@ _FAILED_VALUES: dict[str, Any] = {
     "updated_at": bindparam("m_at"),
 }
 _KEY_PARAMS = tuple(f"k_{name}" for name in KEY_COLUMNS)
-_BY_KEY = and_(*(column == bindparam(f"k_{column.name}") for column in _KEY_COLS))
+_BY_KEY = and_(*(column == bindparam(f"k_{column.name}") for column in KEY_COLS))
 # Built and compiled once (see _Prepared): SQLAlchemy's own execution of a cached
 # UPDATE still cost about 0.1 ms of the daemon's CPU per message in a fan-out.
 _MARK_SENT = _Prepared(update(deliveries).where(_BY_KEY).values(_SENT_VALUES))
@@ -390,7 +390,7 @@ def mark_skipped(
     conn: Connection, keys: Sequence[DeliveryKey], at: dt.datetime, reason: str
 ) -> None:
     """Mark the rows of *keys* that are still pending or claimed as skipped, for *reason*."""
-    for chunk in _chunks(ids_of(conn, keys, LIVE)):
+    for chunk in chunks(ids_of(conn, keys, LIVE)):
         conn.execute(
             update(deliveries)
             .where(_D.id.in_(chunk), _STATUS.in_(LIVE))

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.selectable import TableValuedAlias
 
-from scheduler.ledger import _KEY_COLS, _chunks, _claim_statement
+from scheduler.ledger import KEY_COLS, chunks, claim_statement
 from scheduler.ledger_base import DeliveryKey, Status
 from scheduler.schema import KEY_COLUMNS, deliveries, key_of, stamp, upsert
 
@@ -50,12 +50,12 @@ def _unnested(extra: Sequence[str] = ()) -> TableValuedAlias:
 
 def _claim_by_arrays() -> Update:
     wanted = _unnested()
-    on = and_(*(c == wanted.c[c.name] for c in _KEY_COLS))
+    on = and_(*(c == wanted.c[c.name] for c in KEY_COLS))
     base = select(_D.id).select_from(wanted).join(deliveries, on)
     owner: ColumnElement[str] = bindparam("c_owner", type_=String)
     now: ColumnElement[str] = bindparam("c_now", type_=String)
     until: ColumnElement[str] = bindparam("c_until", type_=String)
-    return _claim_statement(base, None, _KEY_COLS, owner, now, until)
+    return claim_statement(base, None, KEY_COLS, owner, now, until)
 
 
 def _ensure_by_arrays() -> Any:
@@ -77,7 +77,7 @@ def claim(
     """:func:`scheduler.ledger.claim` with the keys as arrays: the claimed keys, in order."""
     times = {"c_owner": owner, "c_now": stamp(now), "c_until": stamp(now + lease)}
     got: set[DeliveryKey] = set()
-    for chunk in _chunks(list(dict.fromkeys(keys))):
+    for chunk in chunks(list(dict.fromkeys(keys))):
         rows = conn.execute(_claim_by_arrays(), {**times, **_array_params(chunk)})
         got.update(key_of(row) for row in rows)
     return [key for key in dict.fromkeys(keys) if key in got]
