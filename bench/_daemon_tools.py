@@ -126,15 +126,19 @@ def toml_list(items: Sequence[str]) -> str:
     return "[" + ", ".join(json.dumps(item) for item in items) + "]"
 
 
-def email_table(port: int) -> str:
-    """A ``[notifiers.email]`` table for a plain loopback SMTP server."""
-    return (
+def email_table(port: int, connections: int | None = None) -> str:
+    """A ``[notifiers.email]`` table for a plain loopback SMTP server.
+
+    *connections* sets ``connections`` (the lanes of a fan-out); None keeps the default.
+    """
+    table = (
         "[notifiers.email]\n"
         'host = "127.0.0.1"\n'
         f"port = {port}\n"
         'security = "none"\n'
         'from = "lfx-cal@example.org"\n'
     )
+    return table if connections is None else table + f"connections = {connections}\n"
 
 
 def service_table(database: str, misfire_grace: str = "1h") -> str:

@@ -55,9 +55,10 @@ from _daemon_tools import (
 )
 
 from scheduler.delivery import LEASE
+from scheduler.ledger_base import Status
 from scheduler.store import Store
 
-LIVE = ("pending", "claimed")
+LIVE = (Status.PENDING, Status.CLAIMED)
 
 
 @dataclass
@@ -72,7 +73,12 @@ class Outcome:
 
 
 def write_files(
-    folder: Path, database: str, port: int, recipients: int, subscriptions: int
+    folder: Path,
+    database: str,
+    port: int,
+    recipients: int,
+    subscriptions: int,
+    connections: int | None = None,
 ) -> list[str]:
     """Term and config: one reminder due in 5 s for every address; returns the addresses."""
     t0 = dt.datetime.now(dt.UTC)
@@ -84,7 +90,7 @@ def write_files(
     text = service_table(database, misfire_grace="1h")
     for n in range(subscriptions):
         text += subscription_table(f"mentees{n}", addresses[n * per : (n + 1) * per], [lead])
-    (folder / "lfx-cal.toml").write_text(text + email_table(port), encoding="utf-8")
+    (folder / "lfx-cal.toml").write_text(text + email_table(port, connections), encoding="utf-8")
     return addresses
 
 
@@ -164,6 +170,9 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=1.0, help="kill 0..window s into a run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--connections", type=int, help="[notifiers.email] connections (default: the daemon's)"
+    )
     args = parser.parse_args()
     mailbox = Mailbox(delay=args.delay, parse=False)
     with (
@@ -172,7 +181,9 @@ def main() -> None:
         database(args.database, Path(tmp)) as url,
     ):
         folder = Path(tmp)
-        addresses = write_files(folder, url, port, args.recipients, args.subscriptions)
+        addresses = write_files(
+            folder, url, port, args.recipients, args.subscriptions, args.connections
+        )
         with Store(url) as store:
             outcome = kill_loop(args, folder / "lfx-cal.toml", mailbox, store)
             counts = store.counts()

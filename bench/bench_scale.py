@@ -64,6 +64,7 @@ from _daemon_tools import (
     write_term,
 )
 
+from scheduler.ledger_base import Status
 from scheduler.store import Store
 
 LIMIT_MB = 100
@@ -83,6 +84,8 @@ class Result:
     rss: int = 0
     hwm: int = 0
     fanout: float | None = None
+    first: float = 0.0
+    """Seconds from the due instant to the first arrival."""
     sent: int = 0
     received: int = 0
     rss_after: int = 0
@@ -97,23 +100,36 @@ class Result:
 
 
 def write_files(
-    folder: Path, subscriptions: int, rows: int, due_in: float, port: int, database: str
-) -> None:
-    """The term document and a configuration with *subscriptions* one-address subscriptions."""
+    folder: Path,
+    subscriptions: int,
+    rows: int,
+    due_in: float,
+    port: int,
+    database: str,
+    connections: int | None = None,
+) -> dt.datetime:
+    """The term document and a configuration with *subscriptions* one-address subscriptions.
+
+    Returns the instant the fan-out is due: the first deadline minus the lead
+    written for it, which is in whole seconds, so up to half a second away from
+    now + *due_in*.
+    """
     t0 = dt.datetime.now(dt.UTC)
     first = ceil_minute(t0 + dt.timedelta(days=8))
     write_term(
         folder / "term.md",
         [(f"Deadline {n:03d}", first + dt.timedelta(hours=n)) for n in range(rows)],
     )
-    leads = ["7d", "1d", lead_for(first, t0 + dt.timedelta(seconds=due_in))]
+    lead = lead_for(first, t0 + dt.timedelta(seconds=due_in))
+    leads = ["7d", "1d", lead]
     parts = [service_table(database)]
     parts += [
         subscription_table(f"s{n:05d}", [f"user{n:05d}@example.org"], leads)
         for n in range(subscriptions)
     ]
-    parts.append(email_table(port))
+    parts.append(email_table(port, connections))
     (folder / "lfx-cal.toml").write_text("".join(parts), encoding="utf-8")
+    return first - dt.timedelta(seconds=int(lead.removesuffix("s")))
 
 
 def run(
@@ -124,6 +140,7 @@ def run(
     mailbox: Mailbox,
     port: int,
     database: Callable[[Path], contextlib.AbstractContextManager[str]],
+    connections: int | None = None,
 ) -> Result:
     """Start a daemon with *subscriptions*, measure it, let the first reminder fan out."""
     result = Result(subscriptions)
@@ -134,8 +151,7 @@ def run(
         database(Path(tmp)) as url,
     ):
         folder = Path(tmp)
-        write_files(folder, subscriptions, rows, due_in, port, url)
-        due = time.time() + due_in
+        due = write_files(folder, subscriptions, rows, due_in, port, url, connections).timestamp()
         started = time.monotonic()
         daemon = Daemon(folder / "lfx-cal.toml", free_port())
         try:
@@ -160,7 +176,7 @@ def run(
                 store = Store(url)
                 try:  # the ledger catches up with the last marks
                     while time.monotonic() < end:
-                        result.sent = store.counts().get("sent", 0)
+                        result.sent = store.counts().get(Status.SENT, 0)
                         if result.sent >= subscriptions:
                             break
                         time.sleep(0.25)
@@ -170,6 +186,7 @@ def run(
                 result.received = len({a.rcpt for a in arrivals})
                 if arrivals:
                     result.fanout = max(a.at for a in arrivals) - due
+                    result.first = min(a.at for a in arrivals) - due
                 memory = memory_kib(pid)
                 result.rss_after, result.hwm_after = memory["VmRSS"], memory["VmHWM"]
         finally:
@@ -238,7 +255,9 @@ def measure(args: argparse.Namespace) -> list[Result]:
             for number in range(args.runs):
                 if args.fire and number % 2 == 1:
                     bare = bare_loop(port, size)
-                result = run(size, args.rows, args.due, args.fire, mailbox, port, database)
+                result = run(
+                    size, args.rows, args.due, args.fire, mailbox, port, database, args.connections
+                )
                 if args.fire and number % 2 == 0:
                     bare = bare_loop(port, size)
                 if args.fire:
@@ -278,6 +297,7 @@ def report(results: list[Result], fire: bool, runs: int) -> None:
         rows += [
             ("fan-out: sent (ledger)", [f"{r.sent:,}" for r in picked]),
             ("fan-out: received", [f"{r.received:,}" for r in picked]),
+            ("fan-out: first arrival", [f"{r.first:.2f} s after due" for r in picked]),
             ("fan-out: last arrival", [f"{r.fanout or 0:.2f} s after due" for r in picked]),
             ("VmRSS after fan-out", [mb(r.rss_after) for r in picked]),
             ("VmHWM after fan-out", [mb(r.hwm_after) for r in picked]),
@@ -317,6 +337,9 @@ def main() -> None:
     parser.add_argument("--due", type=float, default=20, help="seconds until the fan-out")
     parser.add_argument("--runs", type=int, default=3, help="runs per size (medians)")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--connections", type=int, help="[notifiers.email] connections (default: the daemon's)"
+    )
     parser.add_argument("--no-fire", dest="fire", action="store_false", help="startup only")
     parser.add_argument("--bare", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
