@@ -7,6 +7,8 @@ pick a backend with :func:`create` (``"slack"``, ``"email"``, ``"console"``,
 :class:`TransientError` (retry later) or :class:`PermanentError` (fix first).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from notifiers.base import Notifier, Outcome, Receipt, delivery_key
 from notifiers.console import ConsoleNotifier
 from notifiers.errors import (
@@ -29,8 +31,10 @@ from notifiers.message import (
 from notifiers.recorder import Record, RecorderNotifier
 from notifiers.registry import backend_class, create, names, register
 from notifiers.settings import EmailSettings, SlackSettings
-from notifiers.slack import WEBHOOK, SlackNotifier
 from notifiers.smtp import EmailNotifier
+
+if TYPE_CHECKING:
+    from notifiers.slack import WEBHOOK, SlackNotifier
 
 __all__ = [
     "WEBHOOK",
@@ -63,3 +67,12 @@ __all__ = [
     "register",
     "sample_message",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``SlackNotifier`` and ``WEBHOOK``, imported on first use (see :mod:`notifiers.registry`)."""
+    if name in ("SlackNotifier", "WEBHOOK"):
+        from notifiers import slack
+
+        return getattr(slack, name)
+    raise AttributeError(f"module 'notifiers' has no attribute {name!r}")

@@ -30,9 +30,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
 from aiohttp import web
-from slack_sdk.signature import SignatureVerifier
 
 from feeds import filters
 from feeds.categories import ROLES
@@ -127,6 +125,10 @@ class SlackCommands:
         snapshot: Callable[[], Snapshot],
         clock: Callable[[], dt.datetime],
     ) -> None:
+        # Imported here: slack_sdk's package brings its web client along (3 MB of
+        # memory), and a daemon without the Slack command never needs it.
+        from slack_sdk.signature import SignatureVerifier
+
         self.verifier = SignatureVerifier(signing_secret)
         self.service = service
         self.rows = rows
@@ -216,6 +218,8 @@ class SlackCommands:
         return web.Response(status=200)
 
     async def _respond(self, url: str, text: str) -> None:
+        import httpx  # here, not at the top: 5 MB of every daemon's memory, used by this only
+
         body = {"response_type": "ephemeral", "replace_original": False, "text": text}
         try:
             async with httpx.AsyncClient(timeout=RESPONSE_TIMEOUT) as client:
