@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 
@@ -113,6 +115,25 @@ def test_registry_and_unknown_names() -> None:
     assert isinstance(caught.value, ValueError) and isinstance(caught.value, LookupError)
     with pytest.raises(ConfigError, match="valid keys"):
         create("console", {"colour": True})
+
+
+def test_slack_is_loaded_on_first_use_only() -> None:
+    """A daemon without Slack never imports slack_sdk or httpx (memory, issue 14)."""
+    code = (
+        "import sys, lfx_cal.server, lfx_cal.selfservice, notifiers\n"
+        "assert 'slack_sdk' not in sys.modules and 'httpx' not in sys.modules, 'eager'\n"
+        "assert notifiers.backend_class('slack').name == 'slack'\n"
+        "assert notifiers.SlackNotifier is notifiers.backend_class('slack')\n"
+        "assert notifiers.WEBHOOK == 'webhook' and 'slack_sdk' in sys.modules\n"
+        "try:\n"
+        "    notifiers.register('slack', notifiers.ConsoleNotifier)\n"
+        "except notifiers.ConfigError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise AssertionError('slack taken over')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
 
 
 def test_error_tree() -> None:
