@@ -330,6 +330,21 @@ def report(results: list[Result], fire: bool, runs: int) -> None:
         )
 
 
+def cpu_ticks() -> list[int]:
+    """The machine's CPU time counters (``/proc/stat``): user, nice, system, idle, …, steal."""
+    return [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def stolen(before: list[int], after: list[int]) -> float:
+    """Share of the machine's time a virtual machine's host took for others between two reads.
+
+    Runs on a loaded host are slower for reasons outside the daemon; the report
+    says how much so.
+    """
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return spent[7] / sum(spent) if sum(spent) else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 10_000])
@@ -346,8 +361,10 @@ def main() -> None:
     if args.bare:
         _bare_main(*args.bare)
         return
+    before = cpu_ticks()
     results = measure(args)
     report(results, args.fire, args.runs)
+    print(f"CPU stolen by the host during the runs: {stolen(before, cpu_ticks()):.0%}")
     command = shlex.join([sys.executable, "bench/bench_scale.py", *sys.argv[1:]])
     print(f"reproduce: cd {shlex.quote(str(ROOT))} && {command}")
     print(f"load average at the end: {Path('/proc/loadavg').read_text().split()[:3]}")
