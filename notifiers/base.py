@@ -77,6 +77,16 @@ class Notifier(ABC):
         """Sends this backend may run at once (its pool's threads); see :meth:`lane`."""
         return self.workers
 
+    @property
+    def in_flight(self) -> int:
+        """Most messages a caller lets past the point of delivery at once (see :meth:`send_after`).
+
+        A scheduler that records each outcome lets at most this many messages
+        reach the far end before their outcomes are on record: what a ``kill
+        -9`` may send twice. By default one per send that may run at once.
+        """
+        return self.parallel
+
     def lane(self, target: str) -> str | None:
         """The lane of sends to *target*: sends in one lane go one after another.
 

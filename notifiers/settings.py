@@ -88,8 +88,11 @@ EMAIL = Table(
                 "retries of one recipient when the server drops us"),
         Setting("max_per_connection", integer(maximum=1_000_000), 0,
                 "messages per connection (0: no limit)"),
-        Setting("connections", integer(minimum=1, maximum=32), 2,
-                "SMTP connections used side by side for a fan-out", "2"),
+        Setting("connections", integer(minimum=1, maximum=32), 4,
+                "SMTP connections used side by side for a fan-out", "4"),
+        Setting("in_flight", integer(minimum=1, maximum=32), 2,
+                "messages at once past the end of DATA without their outcome on record:"
+                " what a kill -9 may repeat", "2"),
         Setting("message_id_domain", OPTIONAL_TEXT, "",
                 "domain of Message-IDs (default: the sender's)", '"lfx-cal.example.org"'),
     ),
@@ -243,7 +246,8 @@ class EmailSettings:
     timeout: float = 10.0
     reconnects: int = 2
     max_per_connection: int = 0
-    connections: int = 2
+    connections: int = 4
+    in_flight: int = 2
     message_id_domain: str = ""
     password: str = field(default="", repr=False)
 
@@ -299,6 +303,7 @@ class EmailSettings:
             reconnects=v["reconnects"],
             max_per_connection=v["max_per_connection"],
             connections=v["connections"],
+            in_flight=v["in_flight"],
             message_id_domain=v["message_id_domain"] or address.domain,
             password=password,
         )

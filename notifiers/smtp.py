@@ -19,11 +19,14 @@ is reused, so a daemon that sends one reminder per recipient in quick
 succession (a fan-out) does not pay a TCP and TLS handshake and an AUTH per
 message. :meth:`EmailNotifier.close` quits the idle ones.
 
-Up to ``connections`` sends run side by side (default 2), each on its own
+Up to ``connections`` sends run side by side (default 4), each on its own
 connection taken from the idle ones or opened: one connection spends most of
 its time waiting for the server's replies, so a few of them multiply the rate
 a relay accepts (the scheduler sends a fan-out's messages as that many
-parallel lanes; see :attr:`EmailNotifier.parallel`). A server that stops
+parallel lanes; see :attr:`EmailNotifier.parallel`). Of those, at most
+``in_flight`` (default 2) go past the end of DATA before their outcomes are on
+record (:attr:`EmailNotifier.in_flight`): the others overlap their MAIL, RCPT
+and DATA round trips meanwhile, which deliver nothing if the process dies. A server that stops
 answering holds at most ``connections`` threads of this backend, each until
 ``timeout``. The lock guards only the idle list and the render cache, never a
 network call.
@@ -76,6 +79,11 @@ class EmailNotifier(Notifier):
     def parallel(self) -> int:
         """Sends at once: one per connection (``connections``)."""
         return self.settings.connections
+
+    @property
+    def in_flight(self) -> int:
+        """Messages at once past the end of DATA (``in_flight``, at most ``connections``)."""
+        return min(self.settings.in_flight, self.settings.connections)
 
     def lane(self, target: str) -> str | None:
         """Any recipient may go over any connection: no lane of its own."""

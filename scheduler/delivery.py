@@ -2,7 +2,10 @@
 
 Each ledger key is claimed before it is sent and its outcome is committed
 before its lane sends anything else, so a crash can repeat at most the messages
-that were on the wire (one per lane). Keys are written and claimed in chunks of
+that were on the wire: one per lane, and no more than the notifier's
+:attr:`~notifiers.base.Notifier.in_flight` (a slot per message from its body to
+its committed outcome, see :class:`_Slots`; the other e-mail connections go
+through their envelopes meanwhile). Keys are written and claimed in chunks of
 ``CHUNK`` (one ``ensure`` and one ``claim`` transaction per chunk; the next
 chunk is claimed while this one is sent), and a chunk is abandoned once half
 its lease is spent, so no other daemon can take over a key this one is still
@@ -31,6 +34,7 @@ import asyncio
 import datetime as dt
 import logging
 import math
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -70,6 +74,8 @@ RUN_SLICE = 0.1
 """Longest run of sends (seconds) an e-mail lane makes per hop to a worker thread."""
 LATE_AFTER = dt.timedelta(seconds=5)
 """A reminder sent later than this after its due time is marked late."""
+SLOT_WAIT = 60.0
+"""Longest wait (seconds) for another lane's outcome to be recorded before a message's body."""
 SLOW_FAILURE = 5.0
 """Seconds after which a failed send marks its notifier as failing for the rest of a chunk."""
 MAX_ATTEMPTS = 6
@@ -158,6 +164,7 @@ class Courier:
         self.removed: dict[str, Event] = {}
         self._stopping = False
         self._marks = GroupCommit(ledger.mark)
+        self._slots: dict[str, _Slots] = {}
 
     @property
     def stopping(self) -> bool:
@@ -553,29 +560,51 @@ class Courier:
             log.warning("skipped %s -> %s: %s", key.uid, self._who(key), self._private(key, reason))
             return None, previous
 
+        slots = self._slots_of(notifier)
+        held = False  # a slot of *slots* is this message's (ready() may run twice: a reconnect)
+
         def ready() -> None:
+            nonlocal held
             if previous is not None:
                 try:
                     previous.wait()
                 except Exception as error:  # not the far end's: must not read as a send error
                     raise _Unrecorded(error) from error
+            if not held:
+                slots.take(self._marks)
+                held = True
 
         try:
-            receipt = notifier.send_after(ready, message, key.target, key="/".join(map(str, key)))
-        except _Unrecorded as unrecorded:  # the previous outcome could not be recorded
-            raise unrecorded.error from None
-        except Exception as error:
-            if previous is not None:
-                previous.wait()  # the ledger's own error, if any, comes first
-            return self._failed(key, attempts, error), None
-        at = self.clock()
-        late = at - due > LATE_AFTER and key.kind != Kind.CHANGED
-        ticket = self._marks.submit(
-            Mark.sent(key, at, late=late, receipt=receipt.id or receipt.detail)
-        )
+            try:
+                receipt = notifier.send_after(
+                    ready, message, key.target, key="/".join(map(str, key))
+                )
+            except _Unrecorded as unrecorded:  # the previous outcome could not be recorded
+                raise unrecorded.error from None
+            except Exception as error:
+                if previous is not None:
+                    previous.wait()  # the ledger's own error, if any, comes first
+                return self._failed(key, attempts, error), None
+            at = self.clock()
+            late = at - due > LATE_AFTER and key.kind != Kind.CHANGED
+            ticket = self._marks.submit(
+                Mark.sent(key, at, late=late, receipt=receipt.id or receipt.detail)
+            )
+            if held:  # the slot is free again once the outcome is on record
+                held = False
+                ticket.then(slots.give)
+        finally:
+            if held:  # not sent, or its failure is on record (or could not be)
+                slots.give()
         self.metrics.reminder("late" if late else "sent")
         self.metrics.sent(self._subscription(key.subscription).notifier)
         return None, ticket
+
+    def _slots_of(self, notifier: Notifier) -> _Slots:
+        found = self._slots.get(notifier.name)
+        if found is None:
+            found = self._slots.setdefault(notifier.name, _Slots(notifier.in_flight))
+        return found
 
     def _failed(self, key: Key, attempts: int, error: Exception) -> str | None:
         """Record a failed send of *key* (blocking); the error text if it may be retried.
@@ -660,6 +689,46 @@ class _Unrecorded(Exception):
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+class _Slots:
+    """How many more messages of one far end may be on the wire without their outcome on record.
+
+    A lane takes a slot just before a message's body goes out (see
+    :meth:`~notifiers.base.Notifier.send_after`) and the slot comes back when
+    the outcome is committed, or at once if nothing was delivered. So with more
+    connections than slots the extra connections overlap their envelope round
+    trips (MAIL, RCPT, DATA), which cost the far end nothing if the process
+    dies, and a ``kill -9`` still repeats at most
+    :attr:`~notifiers.base.Notifier.in_flight` messages. A lane waiting for a
+    slot asks the group commit to write at once (:meth:`GroupCommit.hurry`):
+    the marks it waits for are not its own, so nobody would hold their tickets.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = max(1, size)
+        self._cond = threading.Condition()
+
+    def take(self, marks: GroupCommit, timeout: float = SLOT_WAIT) -> None:
+        """Take a slot, waiting up to *timeout* seconds (then :class:`TimeoutError`)."""
+        with self._cond:
+            if self._free:
+                self._free -= 1
+                return
+        marks.hurry()
+        try:
+            with self._cond:
+                if not self._cond.wait_for(lambda: self._free > 0, timeout):
+                    raise TimeoutError(f"no outcome was recorded for {timeout:g} s")
+                self._free -= 1
+        finally:
+            marks.relax()
+
+    def give(self) -> None:
+        """Give a slot back."""
+        with self._cond:
+            self._free += 1
+            self._cond.notify()
 
 
 @dataclass

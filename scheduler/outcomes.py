@@ -25,6 +25,11 @@ overlaps the next message's envelope round trips instead of adding to them, and
 the guarantee holds: a lane never has more than one message accepted or on the
 wire whose outcome is not committed.
 
+A caller can also ask to hear when a mark's write has ended (:meth:`Ticket.then`):
+the courier frees a lane's slot for messages past the point of delivery that
+way. A lane waiting for such a slot holds no ticket of the marks it waits for,
+so it asks for them to be written at once (:meth:`GroupCommit.hurry`).
+
 Who writes: a writer thread (started when needed, gone after :data:`IDLE`
 seconds without work) writes as soon as :data:`GATHER` marks wait, or once the
 oldest has waited :data:`LINGER`; a lane that needs its mark while no write is
@@ -64,12 +69,25 @@ GATHER = 2
 class Ticket:
     """A mark handed over to :meth:`GroupCommit.submit`: :meth:`wait` until it is committed."""
 
-    __slots__ = ("_commit", "done", "error")
+    __slots__ = ("_commit", "_then", "done", "error")
 
     def __init__(self, commit: GroupCommit) -> None:
         self._commit = commit
+        self._then: list[Callable[[], None]] = []
         self.done = False
         self.error: BaseException | None = None
+
+    def then(self, callback: Callable[[], None]) -> None:
+        """Call *callback* once the write of this mark has ended (committed or failed).
+
+        At once if it has; otherwise in the thread that wrote it, so the
+        callback must be quick and must not wait for the group commit.
+        """
+        with self._commit._cond:
+            if not self.done:
+                self._then.append(callback)
+                return
+        callback()
 
     def wait(self) -> None:
         """Return once the mark is committed; raise the write's error if it failed.
@@ -91,6 +109,7 @@ class GroupCommit:
         self._writing = False
         self._writer: threading.Thread | None = None
         self._since = 0.0  # when the oldest unwritten mark was handed over
+        self._hurried = 0  # callers that need the waiting marks written without LINGER
 
     def submit(self, mark: Mark) -> Ticket:
         """Hand *mark* over and return at once; it is written with the next batch."""
@@ -103,9 +122,25 @@ class GroupCommit:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._run, name="ledger-marks", daemon=True)
                 self._writer.start()
-            elif first or len(self._waiting) == GATHER:  # start the LINGER, or write now
-                self._cond.notify_all()
+            elif first or len(self._waiting) == GATHER or self._hurried:
+                self._cond.notify_all()  # start the LINGER, or write now
         return ticket
+
+    def hurry(self) -> None:
+        """Until :meth:`relax`: write each mark as soon as it is handed over, without LINGER.
+
+        For a caller that waits for marks it holds no ticket of (a lane waiting
+        until another lane's outcome is on record, see
+        :class:`~scheduler.delivery.Courier`); calls nest.
+        """
+        with self._cond:
+            self._hurried += 1
+            self._cond.notify_all()
+
+    def relax(self) -> None:
+        """End one :meth:`hurry`."""
+        with self._cond:
+            self._hurried -= 1
 
     def record_blocking(self, mark: Mark) -> None:
         """Hand *mark* over; return once it is committed (or raise the write's error)."""
@@ -129,7 +164,7 @@ class GroupCommit:
             while True:
                 if self._waiting and not self._writing:
                     left = self._since + LINGER - time.monotonic()
-                    if left > 0 and len(self._waiting) < GATHER:
+                    if left > 0 and len(self._waiting) < GATHER and not self._hurried:
                         self._cond.wait(timeout=left)  # a waiting lane may write them first
                         continue
                     self._write_some()
@@ -155,6 +190,10 @@ class GroupCommit:
                 ticket.done, ticket.error = True, error
             self._writing = False
             self._cond.notify_all()
+            for _, ticket in batch:
+                for callback in ticket._then:
+                    callback()
+                ticket._then.clear()
 
     async def record(self, mark: Mark) -> None:
         """:meth:`record_blocking` from asyncio (in a thread of the default pool)."""

@@ -143,6 +143,62 @@ def test_smtp_connections_send_side_by_side_each_message_once(tmp_path: Path) ->
     assert handler.connections == 3  # the pool, each connection reused
 
 
+class Bodies(Handler):
+    """A slow relay that counts the message bodies it is taking at once."""
+
+    now = 0
+    most = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            return await super().handle_DATA(server, session, envelope)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+@pytest.mark.parametrize("in_flight", [2, 4])
+def test_four_connections_put_at_most_in_flight_bodies_on_the_wire(
+    tmp_path: Path, in_flight: int
+) -> None:
+    # The defaults: 4 connections, 2 in flight. What a kill -9 may repeat is bounded by
+    # in_flight; the other connections go through MAIL, RCPT and DATA meanwhile.
+    handler = Bodies(delay=0.02)
+    controller = start_plain(handler)
+    targets = [f"m{n}@example.net" for n in range(24)]
+    conf = config(tmp_path, "email", targets)
+    table = {"host": "127.0.0.1", "port": controller.port, "security": "none"}
+    extra = {} if in_flight == 2 else {"in_flight": in_flight}
+    email = create("email", {**table, "from": "lfx@example.org", **extra})
+    assert (email.parallel, email.in_flight) == (4, in_flight)
+    try:
+
+        async def scenario() -> None:
+            notifiers: dict[str, Any] = {"email": email, "recorder": RecorderNotifier()}
+            daemon = Daemon(conf, Store(conf.service.database), notifiers, clock=Clock(DUE))
+            await daemon.start()
+            try:
+                job = next(j for j in daemon._planned.values() if "applications" in j.uid)
+                await daemon.courier.fire(job)
+                assert await asyncio.to_thread(daemon.store.counts) == {Status.SENT: 25}
+            finally:
+                await daemon.stop()
+
+        asyncio.run(scenario())
+    finally:
+        email.close()
+        controller.stop()
+    assert sorted(r for m in handler.messages for r in m.rcpt_tos) == sorted(targets)
+    assert handler.connections == 4
+    if in_flight == 2:
+        assert handler.most == 2  # never more, and the limit is used
+    else:
+        assert handler.most > 2  # so the check above is not vacuous
+
+
 def test_a_hung_relay_and_a_429_for_an_hour_hold_only_their_own(tmp_path: Path) -> None:
     """E-mail to a silent server and a Slack channel told to wait 1 h; the rest goes at once."""
     silent = SilentSMTP()

@@ -301,3 +301,70 @@ def test_a_mark_handed_over_during_a_write_is_written_after_it_without_a_waiter(
     write.open.set()
     assert wait_until(lambda: late.done, seconds=3)
     assert write.batches == [["t0", "t1"], ["t2"]]
+
+
+def test_then_runs_once_the_write_ends_or_at_once_if_it_has(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outcomes, "LINGER", 5.0)
+    write = Gate()
+    commit = GroupCommit(write)
+    ticket = commit.submit(sent(0))
+    called: list[str] = []
+    ticket.then(lambda: called.append("first"))
+    time.sleep(0.1)
+    assert called == [] and not ticket.done  # lingering: not written, not called
+    ticket.wait()
+    assert called == ["first"]
+    ticket.then(lambda: called.append("after"))  # already written: now, in this thread
+    assert called == ["first", "after"]
+
+
+def test_then_runs_after_a_failed_write_too() -> None:
+    def fail(_marks: Sequence[Mark]) -> None:
+        raise OSError("disk full")
+
+    commit = GroupCommit(fail)
+    ticket = commit.submit(sent(0))
+    freed = threading.Event()
+    ticket.then(freed.set)
+    with pytest.raises(OSError, match="disk full"):
+        ticket.wait()
+    assert freed.is_set()
+
+
+def test_hurry_writes_a_lone_mark_without_its_linger_until_relaxed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A lane that waits for another lane's mark holds no ticket of it: hurry() makes
+    # the writer thread write at once instead of gathering for LINGER.
+    monkeypatch.setattr(outcomes, "LINGER", 5.0)
+    write = Gate()
+    commit = GroupCommit(write)
+    commit.hurry()
+    started = time.monotonic()
+    first = commit.submit(sent(0))
+    assert wait_until(lambda: first.done, seconds=2)
+    assert time.monotonic() - started < 2
+    commit.hurry()  # nested
+    commit.relax()
+    second = commit.submit(sent(1))
+    assert wait_until(lambda: second.done, seconds=2)
+    commit.relax()
+    third = commit.submit(sent(2))
+    time.sleep(0.2)
+    assert not third.done  # relaxed: a lone mark lingers again
+    assert write.batches == [["t0"], ["t1"]]
+
+
+def test_hurry_after_a_mark_was_handed_over_writes_it_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outcomes, "LINGER", 5.0)
+    commit = GroupCommit(Gate())
+    ticket = commit.submit(sent(0))
+    time.sleep(0.1)
+    assert not ticket.done
+    commit.hurry()
+    assert wait_until(lambda: ticket.done, seconds=2)
+    commit.relax()
