@@ -31,6 +31,7 @@ the wire.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import math
@@ -593,6 +594,9 @@ class Courier:
             if held:  # the slot is free again once the outcome is on record
                 held = False
                 ticket.then(slots.give)
+                if slots.wanted:  # another lane waits for it: write now, in this thread
+                    with contextlib.suppress(Exception):  # raised again by ticket.wait()
+                        ticket.wait()
         finally:
             if held:  # not sent, or its failure is on record (or could not be)
                 slots.give()
@@ -708,6 +712,8 @@ class _Slots:
     def __init__(self, size: int) -> None:
         self._free = max(1, size)
         self._cond = threading.Condition()
+        self.wanted = 0
+        """Lanes waiting for a slot now."""
 
     def take(self, marks: GroupCommit, timeout: float = SLOT_WAIT) -> None:
         """Take a slot, waiting up to *timeout* seconds (then :class:`TimeoutError`)."""
@@ -718,8 +724,12 @@ class _Slots:
         marks.hurry()
         try:
             with self._cond:
-                if not self._cond.wait_for(lambda: self._free > 0, timeout):
-                    raise TimeoutError(f"no outcome was recorded for {timeout:g} s")
+                self.wanted += 1
+                try:
+                    if not self._cond.wait_for(lambda: self._free > 0, timeout):
+                        raise TimeoutError(f"no outcome was recorded for {timeout:g} s")
+                finally:
+                    self.wanted -= 1
                 self._free -= 1
         finally:
             marks.relax()
