@@ -144,6 +144,22 @@ EQUIVALENT: dict[str, str] = {
     "slice: a monotonic reading exactly at the end",
     **dict.fromkeys(
         [
+            "scheduler.delivery.xǁCourierǁ_send_blocking__mutmut_35",
+            "scheduler.delivery.xǁCourierǁ_send_blocking__mutmut_82",
+        ],
+        "`held = None` for False: the flag is only tested for truth",
+    ),
+    "scheduler.delivery.xǁCourierǁ_send_blocking__mutmut_38": "the _Unrecorded wrapper's text "
+    "is never shown: it is unwrapped and its .error raised",
+    **dict.fromkeys(
+        [
+            "scheduler.delivery.xǁCourierǁ_slots_of__mutmut_1",
+            "scheduler.delivery.xǁCourierǁ_slots_of__mutmut_2",
+        ],
+        "a missed lookup falls through to setdefault, which returns the notifier's slots",
+    ),
+    **dict.fromkeys(
+        [
             "scheduler.delivery.xǁ_Unrecordedǁ__init____mutmut_1",
             "scheduler.delivery.xǁ_Unrecordedǁ__init____mutmut_2",
         ],

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -33,9 +34,10 @@ from feeds.model import Event
 from notifiers import Message, PermanentError, Receipt, RecorderNotifier, TransientError
 from notifiers.message import Unsubscribe
 from scheduler.config import Service, Subscription
-from scheduler.delivery import Courier
+from scheduler.delivery import Courier, _Slots
 from scheduler.ledger_base import ChangeKey, Delivery, Kind, Mark, Status
 from scheduler.metrics import Metrics
+from scheduler.outcomes import GroupCommit
 from scheduler.plan import Job, Key
 from scheduler.store import Store
 from tests.test_poll_delivery import Clock
@@ -946,3 +948,65 @@ def test_a_row_of_a_removed_subscription_does_not_hold_up_the_others(
     assert rows["#team"].status == "sent"
     assert rows["#old"].status == "failed"  # for good: nobody to send it to any more
     assert rows["#old"].error == "subscription 'old' is no longer configured"
+
+
+class Hurry:
+    """Stands in for the group commit: counts hurry() and relax()."""
+
+    def __init__(self) -> None:
+        self.hurried = self.relaxed = 0
+
+    def hurry(self) -> None:
+        self.hurried += 1
+
+    def relax(self) -> None:
+        self.relaxed += 1
+
+
+def test_slots_count_out_take_wait_give_and_time_out() -> None:
+    hurry = Hurry()
+    marks = cast(GroupCommit, hurry)
+    one = _Slots(1)
+    one.take(marks, timeout=1)
+    with pytest.raises(TimeoutError, match=r"no outcome was recorded for 0\.05 s"):
+        one.take(marks, timeout=0.05)
+    assert (hurry.hurried, hurry.relaxed, one.wanted) == (1, 1, 0)  # hurried only to wait
+    two = _Slots(2)
+    two.take(marks, timeout=1)
+    two.take(marks, timeout=1)
+    two.give()
+    two.give()
+    two.take(marks, timeout=1)
+    two.take(marks, timeout=1)  # both came back
+    assert (hurry.hurried, one.wanted, two.wanted) == (1, 0, 0)
+    assert _Slots(0)._free == 1  # never none
+
+
+def test_a_lane_waiting_for_a_slot_is_counted_and_gets_the_one_given_back() -> None:
+    hurry = Hurry()
+    marks = cast(GroupCommit, hurry)
+    slots = _Slots(1)
+    slots.take(marks, timeout=1)
+    got: list[int] = []
+
+    def lane() -> None:
+        slots.take(marks, 5)
+        got.append(1)
+
+    waiters = [threading.Thread(target=lane) for _ in range(2)]
+    for waiter in waiters:
+        waiter.start()
+    end = time.monotonic() + 5
+    while slots.wanted < 2 and time.monotonic() < end:
+        time.sleep(0.005)
+    assert slots.wanted == 2 and hurry.hurried == 2 and got == []
+    slots.give()  # one slot: one waiter goes on, the other still waits
+    end = time.monotonic() + 5
+    while not got and time.monotonic() < end:
+        time.sleep(0.005)
+    time.sleep(0.05)
+    assert got == [1] and slots.wanted == 1
+    slots.give()
+    for waiter in waiters:
+        waiter.join(5)
+    assert got == [1, 1] and slots.wanted == 0 and hurry.relaxed == 2
