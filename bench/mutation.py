@@ -153,6 +153,13 @@ EQUIVALENT: dict[str, str] = {
     "is never shown: it is unwrapped and its .error raised",
     **dict.fromkeys(
         [
+            "scheduler.delivery.xǁCourierǁ_slots_of__mutmut_1",
+            "scheduler.delivery.xǁCourierǁ_slots_of__mutmut_2",
+        ],
+        "a missed lookup falls through to setdefault, which returns the notifier's slots",
+    ),
+    **dict.fromkeys(
+        [
             "scheduler.delivery.xǁ_Unrecordedǁ__init____mutmut_1",
             "scheduler.delivery.xǁ_Unrecordedǁ__init____mutmut_2",
         ],

@@ -165,7 +165,7 @@ class Courier:
         self.removed: dict[str, Event] = {}
         self._stopping = False
         self._marks = GroupCommit(ledger.mark)
-        self._slots = {notifier: _Slots(notifier.in_flight) for notifier in notifiers.values()}
+        self._slots: dict[str, _Slots] = {}
 
     @property
     def stopping(self) -> bool:
@@ -561,7 +561,7 @@ class Courier:
             log.warning("skipped %s -> %s: %s", key.uid, self._who(key), self._private(key, reason))
             return None, previous
 
-        slots = self._slots[notifier]
+        slots = self._slots_of(notifier)
         held = False  # a slot of *slots* is this message's (ready() may run twice: a reconnect)
 
         def ready() -> None:
@@ -603,6 +603,12 @@ class Courier:
         self.metrics.reminder("late" if late else "sent")
         self.metrics.sent(self._subscription(key.subscription).notifier)
         return None, ticket
+
+    def _slots_of(self, notifier: Notifier) -> _Slots:
+        found = self._slots.get(notifier.name)
+        if found is None:
+            found = self._slots.setdefault(notifier.name, _Slots(notifier.in_flight))
+        return found
 
     def _failed(self, key: Key, attempts: int, error: Exception) -> str | None:
         """Record a failed send of *key* (blocking); the error text if it may be retried.

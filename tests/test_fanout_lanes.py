@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from notifiers import Notifier, RecorderNotifier, create
+from notifiers import RecorderNotifier, create
 from notifiers.slack import SlackNotifier
 from scheduler import ledger, ledger_postgres
 from scheduler.daemon import Daemon
@@ -109,47 +109,37 @@ def test_a_claim_is_one_index_lookup_per_key_on_postgresql(postgres_url: str) ->
     assert "Seq Scan on deliveries" not in due_lines, due_lines
 
 
-def fan_out_by_email(tmp_path: Path, handler: Handler, **settings: object) -> tuple[str, Notifier]:
-    """Fire the applications reminder to 24 addresses through a relay run by *handler*.
-
-    The e-mail notifier gets *settings*. Checks that every ledger row is sent and
-    every address got the message once; returns the ``/metrics`` text after the
-    fan-out, and the notifier.
-    """
+def test_smtp_connections_send_side_by_side_each_message_once(tmp_path: Path) -> None:
+    handler = Handler(delay=0.02)  # a relay slow enough that no lane empties the queue alone
     controller = start_plain(handler)
     targets = [f"m{n}@example.net" for n in range(24)]
     conf = config(tmp_path, "email", targets)
     table = {"host": "127.0.0.1", "port": controller.port, "security": "none"}
-    email = create("email", {**table, "from": "lfx@example.org", **settings})
+    email = create("email", {**table, "from": "lfx@example.org", "connections": 3})
     try:
 
-        async def scenario() -> str:
+        async def scenario() -> None:
             notifiers: dict[str, Any] = {"email": email, "recorder": RecorderNotifier()}
             daemon = Daemon(conf, Store(conf.service.database), notifiers, clock=Clock(DUE))
             await daemon.start()
             try:
                 job = next(j for j in daemon._planned.values() if "applications" in j.uid)
                 await daemon.courier.fire(job)
-                assert await asyncio.to_thread(daemon.store.counts) == {Status.SENT: 25}
-                return (await asyncio.to_thread(daemon.metrics.render)).decode()
+                counts = await asyncio.to_thread(daemon.store.counts)
+                assert counts == {Status.SENT: 25}
+                metrics = (await asyncio.to_thread(daemon.metrics.render)).decode()
+                assert 'lfxcal_notifier_sends_total{notifier="email"} 24.0' in metrics
+                assert "lfxcal_delivery_backlog 0.0" in metrics
+                assert 'lfxcal_notifier_send_rate{notifier="email"} 2.4' in metrics
             finally:
                 await daemon.stop()
 
-        metrics = asyncio.run(scenario())
+        asyncio.run(scenario())
     finally:
         email.close()
         controller.stop()
     got = sorted(r for m in handler.messages for r in m.rcpt_tos)
     assert got == sorted(targets)  # each once
-    return metrics, email
-
-
-def test_smtp_connections_send_side_by_side_each_message_once(tmp_path: Path) -> None:
-    handler = Handler(delay=0.02)  # a relay slow enough that no lane empties the queue alone
-    metrics, _ = fan_out_by_email(tmp_path, handler, connections=3)
-    assert 'lfxcal_notifier_sends_total{notifier="email"} 24.0' in metrics
-    assert "lfxcal_delivery_backlog 0.0" in metrics
-    assert 'lfxcal_notifier_send_rate{notifier="email"} 2.4' in metrics
     assert handler.connections == 3  # the pool, each connection reused
 
 
@@ -177,9 +167,31 @@ def test_four_connections_put_at_most_in_flight_bodies_on_the_wire(
     # The defaults: 4 connections, 2 in flight. What a kill -9 may repeat is bounded by
     # in_flight; the other connections go through MAIL, RCPT and DATA meanwhile.
     handler = Bodies(delay=0.02)
+    controller = start_plain(handler)
+    targets = [f"m{n}@example.net" for n in range(24)]
+    conf = config(tmp_path, "email", targets)
+    table = {"host": "127.0.0.1", "port": controller.port, "security": "none"}
     extra = {} if in_flight == 2 else {"in_flight": in_flight}
-    _, email = fan_out_by_email(tmp_path, handler, **extra)
+    email = create("email", {**table, "from": "lfx@example.org", **extra})
     assert (email.parallel, email.in_flight) == (4, in_flight)
+    try:
+
+        async def scenario() -> None:
+            notifiers: dict[str, Any] = {"email": email, "recorder": RecorderNotifier()}
+            daemon = Daemon(conf, Store(conf.service.database), notifiers, clock=Clock(DUE))
+            await daemon.start()
+            try:
+                job = next(j for j in daemon._planned.values() if "applications" in j.uid)
+                await daemon.courier.fire(job)
+                assert await asyncio.to_thread(daemon.store.counts) == {Status.SENT: 25}
+            finally:
+                await daemon.stop()
+
+        asyncio.run(scenario())
+    finally:
+        email.close()
+        controller.stop()
+    assert sorted(r for m in handler.messages for r in m.rcpt_tos) == sorted(targets)
     assert handler.connections == 4
     if in_flight == 2:
         assert handler.most == 2  # never more, and the limit is used
